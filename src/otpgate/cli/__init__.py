@@ -1,0 +1,59 @@
+"""Command line: ``main(argv) -> int`` parses, calls one use case, prints.
+
+Each command group lives in its own module with a ``register(subparsers)`` function
+that adds its parsers and sets ``handler``. Handlers import heavy modules (database,
+web) themselves, so ``otpgate code`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from otpgate import __version__
+from otpgate.cli._errors import CliError, exit_code_for
+
+__all__ = ["main"]
+
+# Order is the order of ``otpgate --help``.
+_COMMAND_MODULES = (
+    "otpgate.cli.otp_commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="otpgate",
+        description="Two-factor authentication (TOTP/HOTP) for web portals and SSH.",
+    )
+    parser.add_argument("--version", action="version", version=f"otpgate {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        result: int = handler(args)
+    except CliError as exc:
+        print(f"otpgate: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("otpgate: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place that maps errors to exit codes
+        code = exit_code_for(exc)
+        if code is None:
+            raise
+        print(f"otpgate: error: {exc}", file=sys.stderr)
+        return code
+    return result

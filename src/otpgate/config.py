@@ -1,0 +1,131 @@
+"""Settings: read once from ``OTPGATE_*`` environment variables at the edge, passed down.
+
+Nothing below the adapters reads the environment; they receive a :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = ["ConfigError", "Settings"]
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _str(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name)
+    return default if raw is None or raw.strip() == "" else raw.strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of otpgate, with production defaults.
+
+    Defaults and why (see README "Configuration"):
+    step-up lasts 5 minutes (Odoo: 10), trusted devices 30 days (Odoo: 90),
+    10 recovery codes of 60 bits (Keycloak: 12 of ~61 bits), pending enrolments expire
+    after 10 minutes.
+    """
+
+    home: Path = Path("otpgate-data")
+    database_url: str = ""
+    secret_keys: str = field(default="", repr=False)
+    issuer: str = "otpgate"
+    # OTP parameters of new authenticators: the defaults every app honours.
+    otp_algorithm: str = "SHA1"
+    otp_digits: int = 6
+    otp_period: int = 30
+    otp_window: int = 1
+    hotp_look_ahead: int = 10
+    # Password hashing (argon2id): RFC 9106's second recommended option.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+    step_up_seconds: int = 300
+    pending_enrolment_seconds: int = 600
+    trusted_device_days: int = 30
+    recovery_code_count: int = 10
+    session_seconds: int = 12 * 3600
+    session_idle_seconds: int = 3600
+    half_login_seconds: int = 300
+    cookie_secure: bool = False
+    trust_proxy_headers: bool = False
+    base_url: str = ""
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or an embedded SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'otpgate.db').resolve()}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "secret.keys"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``OTPGATE_*`` variables; an unusable value raises :class:`ConfigError`."""
+        e = os.environ if env is None else env
+        d = cls()
+        return cls(
+            home=Path(_str(e, "OTPGATE_HOME", str(d.home))),
+            database_url=_str(e, "OTPGATE_DATABASE_URL", ""),
+            secret_keys=_str(e, "OTPGATE_SECRET_KEYS", ""),
+            issuer=_str(e, "OTPGATE_ISSUER", d.issuer),
+            otp_algorithm=_str(e, "OTPGATE_OTP_ALGORITHM", d.otp_algorithm).upper(),
+            otp_digits=_int(e, "OTPGATE_OTP_DIGITS", d.otp_digits, 6),
+            otp_period=_int(e, "OTPGATE_OTP_PERIOD", d.otp_period, 1),
+            otp_window=_int(e, "OTPGATE_OTP_WINDOW", d.otp_window, 0),
+            hotp_look_ahead=_int(e, "OTPGATE_HOTP_LOOK_AHEAD", d.hotp_look_ahead, 0),
+            argon2_time_cost=_int(e, "OTPGATE_ARGON2_TIME_COST", d.argon2_time_cost, 1),
+            argon2_memory_kib=_int(e, "OTPGATE_ARGON2_MEMORY_KIB", d.argon2_memory_kib, 8),
+            argon2_parallelism=_int(e, "OTPGATE_ARGON2_PARALLELISM", d.argon2_parallelism, 1),
+            step_up_seconds=_int(e, "OTPGATE_STEP_UP_SECONDS", d.step_up_seconds, 1),
+            pending_enrolment_seconds=_int(
+                e, "OTPGATE_PENDING_ENROLMENT_SECONDS", d.pending_enrolment_seconds, 1
+            ),
+            trusted_device_days=_int(e, "OTPGATE_TRUSTED_DEVICE_DAYS", d.trusted_device_days, 0),
+            recovery_code_count=_int(e, "OTPGATE_RECOVERY_CODES", d.recovery_code_count, 1),
+            session_seconds=_int(e, "OTPGATE_SESSION_SECONDS", d.session_seconds, 60),
+            session_idle_seconds=_int(
+                e, "OTPGATE_SESSION_IDLE_SECONDS", d.session_idle_seconds, 60
+            ),
+            half_login_seconds=_int(e, "OTPGATE_HALF_LOGIN_SECONDS", d.half_login_seconds, 30),
+            cookie_secure=_bool(e, "OTPGATE_COOKIE_SECURE", d.cookie_secure),
+            trust_proxy_headers=_bool(e, "OTPGATE_TRUST_PROXY_HEADERS", d.trust_proxy_headers),
+            base_url=_str(e, "OTPGATE_BASE_URL", ""),
+        )
