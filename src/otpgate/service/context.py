@@ -1,0 +1,62 @@
+"""What every use case receives: settings, database, keys, hasher, clock, and the origin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from otpgate.config import Settings
+from otpgate.security.passwords import PasswordHasher
+from otpgate.security.secretbox import KeyRing, load_keyring
+from otpgate.service.clock import Clock, SystemClock
+from otpgate.store.db import make_engine, make_session_factory
+from otpgate.store.schema import upgrade
+
+__all__ = ["Context", "Origin", "Source", "build_context"]
+
+Source = Literal["web", "api", "cli", "ssh"]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request comes from; copied into every audit row it causes."""
+
+    source: Source
+    client_addr: str = ""
+    user_agent: str = ""
+
+
+@dataclass
+class Context:
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    keyring: KeyRing
+    hasher: PasswordHasher
+    clock: Clock = field(default_factory=SystemClock)
+
+    def now_dt(self) -> datetime:
+        """The clock's time as an aware UTC datetime, for storing."""
+        return datetime.fromtimestamp(self.clock.now(), UTC)
+
+
+def build_context(
+    settings: Settings, *, clock: Clock | None = None, migrate: bool = False
+) -> Context:
+    """Wire the layers below from settings; ``migrate`` brings the schema to the newest."""
+    engine = make_engine(settings.effective_database_url)
+    if migrate:
+        upgrade(engine)
+    return Context(
+        settings=settings,
+        session_factory=make_session_factory(engine),
+        keyring=load_keyring(settings.secret_keys, settings.key_file),
+        hasher=PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        ),
+        clock=clock or SystemClock(),
+    )

@@ -1,0 +1,107 @@
+"""Errors of the service layer. Adapters map each to an HTTP status or exit code.
+
+Messages are one line, in English, and safe to show to the person concerned: they never
+contain a secret, a code or a password.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+__all__ = [
+    "AccountDisabled",
+    "AlreadyEnrolled",
+    "AuthenticationFailed",
+    "CodeRejected",
+    "Conflict",
+    "EnrolmentExpired",
+    "InvalidInput",
+    "Locked",
+    "NotEnrolled",
+    "NotFound",
+    "NotPermitted",
+    "RejectReason",
+    "ServiceError",
+    "StepUpRequired",
+]
+
+
+class ServiceError(Exception):
+    """Root of the service's errors; never raised itself."""
+
+
+class InvalidInput(ServiceError, ValueError):
+    """A value that can never be right (wrong type, too long, bad format)."""
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class Conflict(ServiceError):
+    pass
+
+
+class AuthenticationFailed(ServiceError):
+    """Wrong password or unknown user: one message for both, so names cannot be probed."""
+
+    def __init__(self, message: str = "Invalid username or password.") -> None:
+        super().__init__(message)
+
+
+class AccountDisabled(ServiceError):
+    def __init__(self, message: str = "This account is disabled.") -> None:
+        super().__init__(message)
+
+
+class RejectReason(StrEnum):
+    WRONG = "wrong"
+    REPLAYED = "replayed"
+    MALFORMED = "malformed"
+
+
+class CodeRejected(ServiceError):
+    def __init__(self, reason: RejectReason, message: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(message or _REJECT_MESSAGES[reason])
+
+
+_REJECT_MESSAGES = {
+    RejectReason.WRONG: "The code is not valid.",
+    RejectReason.REPLAYED: "This code was already used; wait for the next one.",
+    RejectReason.MALFORMED: "Enter the digits shown by your authenticator app.",
+}
+
+
+class Locked(ServiceError):
+    """Too many failures: refused until ``until``, even with a correct code."""
+
+    def __init__(self, until: datetime, message: str | None = None) -> None:
+        self.until = until
+        super().__init__(message or f"Too many failed attempts; try again after {until:%H:%M:%S} UTC.")
+
+
+class StepUpRequired(ServiceError):
+    def __init__(self, message: str = "Confirm your password to continue.") -> None:
+        super().__init__(message)
+
+
+class NotEnrolled(ServiceError):
+    def __init__(self, message: str = "Two-factor authentication is not enabled.") -> None:
+        super().__init__(message)
+
+
+class AlreadyEnrolled(Conflict):
+    def __init__(self, message: str = "This authenticator is already confirmed.") -> None:
+        super().__init__(message)
+
+
+class EnrolmentExpired(ServiceError):
+    def __init__(self, message: str = "This enrolment has expired; start again.") -> None:
+        super().__init__(message)
+
+
+class NotPermitted(ServiceError):
+    def __init__(self, message: str = "You are not allowed to do this.") -> None:
+        super().__init__(message)
