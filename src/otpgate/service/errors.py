@@ -4,6 +4,8 @@ Messages are one line, in English, and safe to show to the person concerned: the
 contain a secret, a code or a password.
 """
 
+# The names are the public contract (Locked, NotFound, ...), so no "Error" suffix.
+# ruff: noqa: N818
 from __future__ import annotations
 
 from datetime import datetime
@@ -79,7 +81,9 @@ class Locked(ServiceError):
 
     def __init__(self, until: datetime, message: str | None = None) -> None:
         self.until = until
-        super().__init__(message or f"Too many failed attempts; try again after {until:%H:%M:%S} UTC.")
+        super().__init__(
+            message or f"Too many failed attempts; try again after {until:%H:%M:%S} UTC."
+        )
 
 
 class StepUpRequired(ServiceError):
