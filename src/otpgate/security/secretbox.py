@@ -1,0 +1,165 @@
+"""Secrets at rest: AES-256-GCM under a ring of named keys, so keys can be rotated.
+
+A sealed value is ``nonce (12 random bytes) || ciphertext || tag``; the id of the key
+that sealed it is stored beside it (returned by :meth:`KeyRing.seal`). The caller's
+``context`` (e.g. ``b"otp-credential:42"``) is authenticated with it, so a sealed secret
+copied onto another row does not open. Random 96-bit nonces are safe for far more
+values than otpgate seals under one key (NIST SP 800-38D: 2**32 per key).
+
+Keys come from configuration (:func:`load_keyring`): ``OTPGATE_SECRET_KEYS`` as
+``kid:base64url-key,kid2:...`` (first = primary), or else a key file in the same format,
+one key per line, created with mode 0600 on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from otpgate.security._keyfile import (
+    check_key_id,
+    new_key_id,
+    parse_keys,
+    read_key_file,
+    write_new,
+)
+from otpgate.security.errors import DecryptionFailed, InvalidKeyConfig
+
+__all__ = ["KEY_BYTES", "KeyRing", "add_key_to_file", "load_keyring", "new_key"]
+
+KEY_BYTES = 32
+_NONCE_BYTES = 12
+_TAG_BYTES = 16
+# Binds the key id into the authenticated data too, so a value relabelled with another
+# id never opens, even if an operator configured one key under two names.
+_AAD_PREFIX = b"otpgate-secretbox-v1\x00"
+
+
+def new_key() -> bytes:
+    """A fresh random 256-bit key."""
+    return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+
+
+def _aad(key_id: str, context: bytes) -> bytes:
+    kid = key_id.encode("ascii")
+    return _AAD_PREFIX + bytes([len(kid)]) + kid + context
+
+
+class KeyRing:
+    """Named AES-256-GCM keys: the first seals, every one of them opens.
+
+    ``repr`` shows key ids only; the key bytes are kept inside the cipher objects.
+    """
+
+    __slots__ = ("_ciphers", "_ids")
+
+    def __init__(self, keys: Sequence[tuple[str, bytes]]) -> None:
+        if not keys:
+            raise InvalidKeyConfig("no secret key configured")
+        ciphers: dict[str, AESGCM] = {}
+        seen: set[bytes] = set()
+        for key_id, key in keys:
+            _check_key(key_id, key)
+            if key_id in ciphers:
+                raise InvalidKeyConfig(f"secret key id {key_id!r} is used twice")
+            if key in seen:
+                raise InvalidKeyConfig(f"secret key {key_id!r} repeats another key")
+            seen.add(bytes(key))
+            ciphers[key_id] = AESGCM(bytes(key))
+        self._ciphers = ciphers
+        self._ids = tuple(ciphers)
+
+    @property
+    def primary_id(self) -> str:
+        """Id of the key that seals new values."""
+        return self._ids[0]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """All key ids, primary first."""
+        return self._ids
+
+    def __repr__(self) -> str:
+        return f"KeyRing(primary_id={self.primary_id!r}, ids={self._ids!r})"
+
+    __str__ = __repr__
+
+    def seal(self, plaintext: bytes, *, context: bytes) -> tuple[str, bytes]:
+        """Encrypt *plaintext* under the primary key; return ``(key_id, nonce+ciphertext)``.
+
+        *context* must be non-empty bytes naming the owner; pass the same to :meth:`open`.
+        """
+        if not isinstance(plaintext, bytes):
+            raise TypeError("plaintext must be bytes")
+        if not isinstance(context, bytes):
+            raise TypeError("context must be bytes")
+        if not context:
+            raise ValueError("context must not be empty: it binds the value to its owner")
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._ciphers[self.primary_id].encrypt(
+            nonce, plaintext, _aad(self.primary_id, context)
+        )
+        return self.primary_id, nonce + sealed
+
+    def open(self, key_id: str, sealed: bytes, *, context: bytes) -> bytes:
+        """Decrypt a value made by :meth:`seal`; any failure raises :class:`DecryptionFailed`."""
+        cipher = self._ciphers.get(key_id) if isinstance(key_id, str) else None
+        if cipher is None:
+            raise DecryptionFailed(f"sealed value uses unknown key id {str(key_id)[:40]!r}")
+        if not isinstance(sealed, bytes | bytearray | memoryview) or not isinstance(context, bytes):
+            raise DecryptionFailed("sealed value or context is not bytes")
+        data = bytes(sealed)
+        if len(data) < _NONCE_BYTES + _TAG_BYTES:
+            raise DecryptionFailed("sealed value is truncated")
+        try:
+            return cipher.decrypt(data[:_NONCE_BYTES], data[_NONCE_BYTES:], _aad(key_id, context))
+        except Exception:
+            # InvalidTag above all; whatever it is, the caller learns only that it failed.
+            raise DecryptionFailed(
+                "sealed value cannot be opened with this key and context"
+            ) from None
+
+
+def _check_key(key_id: object, key: object) -> None:
+    check_key_id(key_id)
+    if not isinstance(key, bytes | bytearray):
+        raise InvalidKeyConfig(f"secret key {key_id!r} must be bytes")
+    if len(key) != KEY_BYTES:
+        raise InvalidKeyConfig(
+            f"secret key {key_id!r} must be {KEY_BYTES} bytes (AES-256), not {len(key)}"
+        )
+
+
+def load_keyring(secret_keys: str, key_file: Path) -> KeyRing:
+    """The key ring from ``OTPGATE_SECRET_KEYS`` text, or else from *key_file*.
+
+    With *secret_keys* empty, the key file is read; if it does not exist it is created
+    (mode 0600, parent directory 0700 if new) holding one new key. A key file that group
+    or others may read or write is refused with :class:`InvalidKeyConfig`.
+    """
+    if secret_keys.strip():
+        return KeyRing(parse_keys(secret_keys, source="OTPGATE_SECRET_KEYS"))
+    keys = read_key_file(key_file)
+    if keys is None:
+        write_new(key_file, [(new_key_id(()), new_key())], exclusive=True)
+        keys = read_key_file(key_file)
+        if keys is None:
+            raise InvalidKeyConfig(f"key file {key_file} vanished after it was created")
+    return KeyRing(keys)
+
+
+def add_key_to_file(key_file: Path) -> str:
+    """Put a new primary key at the top of *key_file*, keep the older ones; return its id.
+
+    The file is replaced atomically with mode 0600. Re-sealing existing values under the
+    new key is the service's job (``otpgate keys rotate``); drop an old key only after.
+    """
+    existing = read_key_file(key_file) or []
+    key_id = new_key_id(tuple(kid for kid, _ in existing))
+    keys = [(key_id, new_key()), *existing]
+    KeyRing(keys)  # validate before writing anything
+    write_new(key_file, keys, exclusive=False)
+    return key_id
