@@ -1,0 +1,165 @@
+"""Repositories of throttles, audit events and run-time settings (re-exported by repositories)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from otpgate.store._common import insert_row, rowcount, upsert
+from otpgate.store.models import AppSetting, AuditEvent, Throttle
+
+__all__ = [
+    "add_audit",
+    "clear_throttle",
+    "clear_throttles_like",
+    "delete_setting",
+    "get_setting",
+    "get_throttle",
+    "query_audit",
+    "record_failure",
+    "set_lock",
+    "set_setting",
+]
+
+
+# --- throttles -------------------------------------------------------------------------
+
+
+def get_throttle(s: Session, scope: str) -> Throttle | None:
+    """The failure counter of ``scope``, or None if it has no failure recorded."""
+    return s.get(Throttle, scope)
+
+
+def record_failure(s: Session, scope: str, now: datetime) -> Throttle:
+    """Count one more failure for ``scope`` and return the counter as it is now.
+
+    One ``INSERT … ON CONFLICT DO UPDATE SET failures = failures + 1 … RETURNING``: a
+    counter shared by concurrent processes loses no failure and is never created twice.
+    """
+    insert = upsert(s, Throttle).values(
+        scope=scope, failures=1, first_failure_at=now, last_failure_at=now
+    )
+    statement = insert.on_conflict_do_update(
+        index_elements=[Throttle.scope],
+        set_={
+            "failures": Throttle.failures + 1,
+            "last_failure_at": insert.excluded.last_failure_at,
+        },
+    ).returning(Throttle)
+    row: Throttle = s.scalars(statement, execution_options={"populate_existing": True}).one()
+    return row
+
+
+def set_lock(s: Session, scope: str, until: datetime | None) -> bool:
+    """Set (or with None, lift) the lock of ``scope``; True iff the scope has a counter."""
+    statement = update(Throttle).where(Throttle.scope == scope).values(locked_until=until)
+    return rowcount(s, statement) == 1
+
+
+def clear_throttle(s: Session, scope: str) -> bool:
+    """Forget the failures and lock of ``scope``; True iff there were any."""
+    return rowcount(s, delete(Throttle).where(Throttle.scope == scope)) == 1
+
+
+def clear_throttles_like(s: Session, prefix: str) -> int:
+    """Forget every scope that starts with ``prefix`` (taken literally, "" = all); how many."""
+    statement = delete(Throttle).where(Throttle.scope.startswith(prefix, autoescape=True))
+    return rowcount(s, statement)
+
+
+# --- audit events ----------------------------------------------------------------------
+
+
+def add_audit(
+    s: Session,
+    *,
+    at: datetime,
+    kind: str,
+    source: str = "",
+    actor_id: int | None = None,
+    actor_name: str = "",
+    subject_id: int | None = None,
+    subject_name: str = "",
+    client_addr: str = "",
+    user_agent: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event; ``detail`` must be JSON-serialisable."""
+    return insert_row(
+        s,
+        AuditEvent(
+            at=at,
+            kind=kind,
+            source=source,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            subject_id=subject_id,
+            subject_name=subject_name,
+            client_addr=client_addr,
+            user_agent=user_agent,
+            detail=dict(detail) if detail else {},
+        ),
+    )
+
+
+def query_audit(
+    s: Session,
+    *,
+    subject_id: int | None = None,
+    subject_name: str | None = None,
+    actor_id: int | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[AuditEvent]:
+    """Audit events matching every filter given, newest first.
+
+    ``since`` is inclusive and ``until`` exclusive, so consecutive windows do not overlap.
+    """
+    query = select(AuditEvent)
+    if subject_id is not None:
+        query = query.where(AuditEvent.subject_id == subject_id)
+    if subject_name is not None:
+        query = query.where(AuditEvent.subject_name == subject_name)
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    if kind is not None:
+        query = query.where(AuditEvent.kind == kind)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.at < until)
+    query = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit).offset(offset)
+    return list(s.scalars(query))
+
+
+# --- run-time settings -----------------------------------------------------------------
+
+
+def get_setting(s: Session, key: str) -> str | None:
+    """The value of a run-time setting, or None if it was never set."""
+    row = s.get(AppSetting, key)
+    return None if row is None else row.value
+
+
+def set_setting(s: Session, key: str, value: str) -> None:
+    """Create or replace a run-time setting (one upsert: concurrent writers never clash)."""
+    insert = upsert(s, AppSetting).values(key=key, value=value)
+    s.execute(
+        insert.on_conflict_do_update(
+            index_elements=[AppSetting.key], set_={"value": insert.excluded.value}
+        )
+    )
+    loaded = s.identity_map.get(s.identity_key(AppSetting, key))
+    if loaded is not None:
+        s.expire(loaded)
+
+
+def delete_setting(s: Session, key: str) -> bool:
+    """Remove a run-time setting; True iff it existed."""
+    return rowcount(s, delete(AppSetting).where(AppSetting.key == key)) == 1

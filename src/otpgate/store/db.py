@@ -1,0 +1,152 @@
+"""Engines, sessions and the one transaction helper every use case goes through.
+
+Two backends are supported: SQLite (the embedded default, one host) and PostgreSQL
+through psycopg 3 (several processes on several hosts). Anything else is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from otpgate.store.errors import Conflict, DatabaseUnavailable, InvalidDatabaseUrl
+
+__all__ = ["make_engine", "make_session_factory", "transaction", "translate_errors"]
+
+# Seconds a SQLite writer waits for another writer's lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+# Seconds to wait for a PostgreSQL server before reporting it unavailable.
+PG_CONNECT_TIMEOUT_S = 10
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a ``sqlite:///…`` or ``postgresql+psycopg://…`` URL.
+
+    ``postgresql://`` and ``postgres://`` are read as psycopg 3. Raises
+    :class:`InvalidDatabaseUrl` for a malformed URL or another backend.
+    """
+    parsed = _parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return create_engine(
+        parsed,
+        # Connections of a pool die when the server restarts or a proxy drops them;
+        # a ping before use turns that into a reconnect instead of a failed request.
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        if "connect_timeout" not in parsed.query
+        else {},
+    )
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to ``engine``; objects stay readable after commit."""
+    # expire_on_commit=False: use cases return views built from rows after the commit,
+    # and reloading them would cost a query each and fail once the session is closed.
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on any error.
+
+    Database errors leave as store errors with a one-line message: a broken unique or
+    foreign-key constraint as :class:`Conflict`, an unreachable or busy database as
+    :class:`DatabaseUnavailable`. Other exceptions pass through unchanged.
+    """
+    with translate_errors(), factory() as session, session.begin():
+        yield session
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn SQLAlchemy's database errors raised inside the block into store errors."""
+    try:
+        yield
+    except IntegrityError as exc:
+        # The parameters may hold hashes or names: only the server's first line is kept,
+        # and the original is not chained (it prints the statement and its parameters).
+        raise Conflict(f"conflict with stored data: {_first_line(exc)}") from None
+    except (OperationalError, InterfaceError) as exc:
+        raise DatabaseUnavailable(f"database unavailable: {_first_line(exc)}") from None
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise DatabaseUnavailable(f"database unavailable: {_first_line(exc)}") from None
+        raise
+
+
+def _first_line(exc: DBAPIError) -> str:
+    text = str(exc.orig) if exc.orig is not None else type(exc).__name__
+    line = text.strip().splitlines()[0] if text.strip() else type(exc.orig).__name__
+    return line[:300]
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise InvalidDatabaseUrl("malformed database URL") from None
+    if parsed.drivername == "sqlite":
+        return parsed
+    if parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg"}:
+        return parsed.set(drivername="postgresql+psycopg")
+    raise InvalidDatabaseUrl(
+        f"unsupported database URL scheme {parsed.drivername!r}: "
+        "use sqlite:///PATH or postgresql+psycopg://…"
+    )
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    in_memory = database in {"", ":memory:"} or url.query.get("mode") == "memory"
+    if not in_memory and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    event.listen(engine, "connect", _sqlite_on_connect(in_memory))
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_on_connect(in_memory: bool) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not the sqlite3 module, start transactions
+        # (the module would otherwise issue a deferred BEGIN lazily before DML).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if not in_memory:
+                # WAL lets readers go on while one writer writes. synchronous stays at
+                # its default (FULL): a lost last_step after a power cut would let an
+                # already used code be accepted again.
+                cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # BEGIN IMMEDIATE takes SQLite's write lock when the transaction starts. With the
+    # default deferred BEGIN, a transaction that reads (the credential) and then writes
+    # (its last_step) fails at once with "database is locked" if another process wrote
+    # in between: SQLite cannot wait for a snapshot that is already stale, so the busy
+    # timeout does not help. Taking the lock up front makes writers queue for up to the
+    # busy timeout instead. The cost is that transactions on one SQLite file run one at
+    # a time, which suits the embedded single-host deployment; PostgreSQL is the
+    # choice for many concurrent processes.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

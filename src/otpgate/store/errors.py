@@ -1,0 +1,30 @@
+"""Errors of the store layer.
+
+Callers catch :class:`StoreError` (never raised itself) or one of its subclasses; every
+message is one line and safe to show: it names the problem, never a row's content or a
+database password.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Conflict", "DatabaseUnavailable", "InvalidDatabaseUrl", "NotFound", "StoreError"]
+
+
+class StoreError(Exception):
+    """Root of the store layer's errors; never raised itself."""
+
+
+class NotFound(StoreError):  # noqa: N818 - names fixed by the contract
+    """The row asked for does not exist."""
+
+
+class Conflict(StoreError):  # noqa: N818 - names fixed by the contract
+    """A write broke a uniqueness or foreign-key constraint (e.g. a duplicate username)."""
+
+
+class DatabaseUnavailable(StoreError):  # noqa: N818 - names fixed by the contract
+    """The database cannot be reached or refused the connection."""
+
+
+class InvalidDatabaseUrl(StoreError, ValueError):  # noqa: N818 - names fixed by the contract
+    """The database URL is malformed or names a backend other than SQLite or PostgreSQL."""
