@@ -21,6 +21,8 @@ __all__ = ["check_key_id", "encode_key", "new_key_id", "parse_keys", "read_key_f
 
 # Fits the ``key_id`` column (32 characters) and the ``kid:key`` syntax.
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# Thousands of keys; anything bigger is not a key file.
+_MAX_FILE_BYTES = 1 << 20
 _HEADER = (
     '# otpgate secret keys, one "id:base64url-key" per line; the first one is the primary.\n'
     "# Keep this file private (mode 0600) and backed up: without it no secret can be read.\n"
@@ -84,23 +86,34 @@ def read_key_file(path: Path) -> list[tuple[str, bytes]] | None:
         return None
     except OSError as exc:
         raise InvalidKeyConfig(f"cannot read key file {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        # fstat on the open descriptor: the file checked is the file read.
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise InvalidKeyConfig(f"key file {path} is not a regular file")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise InvalidKeyConfig(
-                f"key file {path} is accessible by group or others (mode {mode:04o}); "
-                f"run: chmod 600 {path}"
-            )
-        raw = handle.read()
+    try:
+        raw = _read_private(fd, path)
+    finally:
+        os.close(fd)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidKeyConfig(f"key file {path} is not UTF-8 text") from None
     return parse_keys(text, source=f"key file {path}")
+
+
+def _read_private(fd: int, path: Path) -> bytes:
+    # fstat on the open descriptor: the file checked is the file read.
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidKeyConfig(f"key file {path} is not a regular file")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise InvalidKeyConfig(
+            f"key file {path} is accessible by group or others (mode {mode:04o}); "
+            f"run: chmod 600 {path}"
+        )
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+        if sum(map(len, chunks)) > _MAX_FILE_BYTES:
+            raise InvalidKeyConfig(f"key file {path} is too large to be a key file")
+    return b"".join(chunks)
 
 
 def write_new(path: Path, keys: Sequence[tuple[str, bytes]], *, exclusive: bool) -> None:

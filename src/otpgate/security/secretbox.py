@@ -63,12 +63,13 @@ class KeyRing:
         seen: set[bytes] = set()
         for key_id, key in keys:
             _check_key(key_id, key)
+            material = bytes(key)
             if key_id in ciphers:
                 raise InvalidKeyConfig(f"secret key id {key_id!r} is used twice")
-            if key in seen:
+            if material in seen:
                 raise InvalidKeyConfig(f"secret key {key_id!r} repeats another key")
-            seen.add(bytes(key))
-            ciphers[key_id] = AESGCM(bytes(key))
+            seen.add(material)
+            ciphers[key_id] = AESGCM(material)
         self._ciphers = ciphers
         self._ids = tuple(ciphers)
 
@@ -104,7 +105,7 @@ class KeyRing:
         )
         return self.primary_id, nonce + sealed
 
-    def open(self, key_id: str, sealed: bytes, *, context: bytes) -> bytes:
+    def open(self, key_id: str, sealed: bytes | bytearray | memoryview, *, context: bytes) -> bytes:
         """Decrypt a value made by :meth:`seal`; any failure raises :class:`DecryptionFailed`."""
         cipher = self._ciphers.get(key_id) if isinstance(key_id, str) else None
         if cipher is None:
@@ -141,14 +142,21 @@ def load_keyring(secret_keys: str, key_file: Path) -> KeyRing:
     or others may read or write is refused with :class:`InvalidKeyConfig`.
     """
     if secret_keys.strip():
-        return KeyRing(parse_keys(secret_keys, source="OTPGATE_SECRET_KEYS"))
+        return _ring(parse_keys(secret_keys, source="OTPGATE_SECRET_KEYS"), "OTPGATE_SECRET_KEYS")
     keys = read_key_file(key_file)
     if keys is None:
         write_new(key_file, [(new_key_id(()), new_key())], exclusive=True)
         keys = read_key_file(key_file)
         if keys is None:
             raise InvalidKeyConfig(f"key file {key_file} vanished after it was created")
-    return KeyRing(keys)
+    return _ring(keys, f"key file {key_file}")
+
+
+def _ring(keys: Sequence[tuple[str, bytes]], source: str) -> KeyRing:
+    try:
+        return KeyRing(keys)
+    except InvalidKeyConfig as exc:
+        raise InvalidKeyConfig(f"{source}: {exc}") from None
 
 
 def add_key_to_file(key_file: Path) -> str:
@@ -160,6 +168,6 @@ def add_key_to_file(key_file: Path) -> str:
     existing = read_key_file(key_file) or []
     key_id = new_key_id(tuple(kid for kid, _ in existing))
     keys = [(key_id, new_key()), *existing]
-    KeyRing(keys)  # validate before writing anything
+    _ring(keys, f"key file {key_file}")  # validate before writing anything
     write_new(key_file, keys, exclusive=False)
     return key_id
