@@ -20,6 +20,12 @@ __all__ = ["main"]
 # Order is the order of ``otpgate --help``.
 _COMMAND_MODULES = (
     "otpgate.cli.otp_commands",
+    "otpgate.cli.users",
+    "otpgate.cli.twofactor",
+    "otpgate.cli.audit",
+    "otpgate.cli.tokens",
+    "otpgate.cli.keys",
+    "otpgate.cli.db",
 )
 
 

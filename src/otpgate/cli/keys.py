@@ -1,0 +1,65 @@
+"""``otpgate keys rotate``: seal every stored OTP secret under the newest key."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from otpgate.cli._context import operator_context, operator_origin, read_settings
+from otpgate.cli._errors import EXIT_BAD_INPUT, CliError
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``otpgate keys …``."""
+    keys = subparsers.add_parser("keys", help="manage the keys that encrypt OTP secrets")
+    commands = keys.add_subparsers(dest="keys_command", metavar="COMMAND", required=True)
+    rotate = commands.add_parser(
+        "rotate",
+        help="add a new primary key and re-encrypt every secret under it",
+        description="With the key file (no OTPGATE_SECRET_KEYS): add a new key at the top "
+        "of the file, keeping the old ones, and re-encrypt every stored secret under it. "
+        "With OTPGATE_SECRET_KEYS: put the new key first in the variable yourself, then "
+        "run this to re-encrypt under it. Remove an old key only after a rotation; "
+        "restart running `otpgate serve` processes so they load the new key.",
+    )
+    rotate.add_argument(
+        "--batch-size", type=int, default=200, metavar="N",
+        help="secrets re-encrypted per transaction (default 200)",
+    )
+    rotate.set_defaults(handler=_rotate)
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    from otpgate.security.secretbox import add_key_to_file, load_keyring
+    from otpgate.service import keys
+
+    if not 1 <= args.batch_size <= 10_000:
+        raise CliError("--batch-size must be between 1 and 10000", EXIT_BAD_INPUT)
+    settings = read_settings()
+    from_file = not settings.secret_keys
+    with operator_context(settings) as opened:
+        ctx = opened
+        # The context is open first: a database we cannot reach or a schema that is not
+        # current stops us before the key file changes.
+        old_primary = ctx.keyring.primary_id
+        if from_file:
+            new_primary = add_key_to_file(settings.key_file)
+            ctx = dataclasses.replace(
+                ctx, keyring=load_keyring(settings.secret_keys, settings.key_file)
+            )
+            print(f"Added key {new_primary} to {settings.key_file} as the primary key "
+                  f"(the previous primary was {old_primary}; older keys are kept).")
+        else:
+            print(f"Primary key {old_primary} from OTPGATE_SECRET_KEYS "
+                  f"({len(ctx.keyring.ids)} keys configured).")
+        count = keys.rotate_keys(ctx, operator_origin(), batch_size=args.batch_size)
+    print(f"Re-encrypted {count} secret{'s' if count != 1 else ''} "
+          f"under key {ctx.keyring.primary_id}.")
+    others = [kid for kid in ctx.keyring.ids if kid != ctx.keyring.primary_id]
+    if others:
+        print(f"Older keys still configured: {', '.join(others)}. Restart running "
+              "`otpgate serve` processes so they load the new key, run `otpgate keys "
+              "rotate` again until it re-encrypts 0 secrets, then you may remove them.")
+    return 0
