@@ -53,6 +53,7 @@ class AuditKind(StrEnum):
     POLICY_CHANGED = "policy.changed"
     KEYS_ROTATED = "keys.rotated"
     API_TOKEN_CREATED = "api_token.created"
+    API_TOKEN_REVOKED = "api_token.revoked"
     SETUP_COMPLETED = "setup.completed"
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "Conflict",
     "EnrolmentExpired",
     "InvalidInput",
+    "KeyUnavailable",
     "Locked",
     "NotEnrolled",
     "NotFound",
@@ -108,4 +109,13 @@ class EnrolmentExpired(ServiceError):
 
 class NotPermitted(ServiceError):
     def __init__(self, message: str = "You are not allowed to do this.") -> None:
+        super().__init__(message)
+
+
+class KeyUnavailable(ServiceError):
+    """A stored secret cannot be opened with the configured keys (key removed or data damaged)."""
+
+    def __init__(
+        self, message: str = "A stored secret cannot be opened with the configured keys."
+    ) -> None:
         super().__init__(message)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 __all__ = [
+    "ApiTokenView",
     "AuditView",
     "CredentialView",
     "DeviceView",
@@ -132,3 +133,16 @@ class SecondFactor:
     credential_id: int | None
     drift_seconds: float | None
     recovery_codes_left: int
+
+
+@dataclass(frozen=True)
+class ApiTokenView:
+    """An API token as listed to admins; the token itself is never stored or shown again."""
+
+    id: int
+    name: str
+    scopes: frozenset[str]
+    created_by: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None

@@ -1,0 +1,96 @@
+"""Key rotation: re-seal every OTP secret under the key ring's primary key.
+
+Rotation runs in batches, one transaction each, so logins go on meanwhile (each batch
+holds its rows only briefly) and an interrupted rotation resumes where it stopped: the
+next run picks up whatever is still under an older key. Once it reports nothing left,
+older keys can be removed from the configuration.
+
+Each row is re-sealed with a conditional UPDATE on its old ciphertext, so a row deleted
+or changed meanwhile is left alone instead of being overwritten; its counters
+(``last_step``, drift) are never written by the rotation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from otpgate.security.errors import DecryptionFailed
+from otpgate.service._tx import unit_of_work
+from otpgate.service.audit import AuditKind, record
+from otpgate.service.errors import InvalidInput, KeyUnavailable
+from otpgate.store import repositories as repo
+from otpgate.store.models import OtpCredential
+
+if TYPE_CHECKING:
+    from otpgate.security.secretbox import KeyRing
+    from otpgate.service.context import Context, Origin
+
+__all__ = ["MAX_BATCH_SIZE", "credential_context", "rotate_keys"]
+
+MAX_BATCH_SIZE = 10_000
+
+
+def credential_context(user_id: int) -> bytes:
+    """The associated data that binds a sealed OTP secret to its user."""
+    return b"otp-credential:%d" % user_id
+
+
+def rotate_keys(ctx: Context, origin: Origin, *, batch_size: int = 200) -> int:
+    """Re-seal every credential not under the primary key; how many were re-sealed.
+
+    Raises :class:`KeyUnavailable` if a secret cannot be opened (its key was removed from
+    the ring, or the row is damaged); batches already done stay done.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise InvalidInput("The batch size must be an integer.")
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise InvalidInput(f"The batch size must be 1 to {MAX_BATCH_SIZE}.")
+    primary = ctx.keyring.primary_id
+    from_keys: Counter[str] = Counter()
+    while True:
+        with unit_of_work(ctx) as session:
+            batch = repo.credentials_not_under(session, primary, batch_size)
+            for cred in batch:
+                if _reseal(session, ctx.keyring, cred):
+                    from_keys[cred.key_id] += 1
+        if len(batch) < batch_size:
+            break
+    rotated = sum(from_keys.values())
+    with unit_of_work(ctx) as session:
+        record(
+            session,
+            ctx,
+            origin,
+            AuditKind.KEYS_ROTATED,
+            detail={"rotated": rotated, "to_key": primary, "from_keys": dict(from_keys)},
+        )
+    return rotated
+
+
+def _reseal(session: Session, keyring: KeyRing, cred: OtpCredential) -> bool:
+    """Re-seal one credential under the primary key; False if it changed meanwhile."""
+    context = credential_context(cred.user_id)
+    try:
+        secret = keyring.open(cred.key_id, cred.secret_sealed, context=context)
+    except DecryptionFailed:
+        raise KeyUnavailable(
+            f"The secret of authenticator {cred.id} cannot be opened: key {cred.key_id!r} "
+            "is not configured or the row is damaged. Add the key back and rotate again."
+        ) from None
+    key_id, sealed = keyring.seal(secret, context=context)
+    statement = (
+        update(OtpCredential)
+        .where(
+            OtpCredential.id == cred.id,
+            OtpCredential.key_id == cred.key_id,
+            OtpCredential.secret_sealed == cred.secret_sealed,
+        )
+        .values(key_id=key_id, secret_sealed=sealed)
+        .execution_options(synchronize_session=False)
+    )
+    result = session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,79 @@
+"""First-admin setup: on an empty database, a one-time token creates the first admin.
+
+``otpgate serve`` prints a link holding a token from :func:`issue_setup_token`; only its
+hash is stored (app setting ``setup.token_hash``), so a database dump cannot be used to
+take the instance over. A new token replaces the previous one. The token works once and
+only while no account exists; of two browsers racing with the same link, one creates
+the admin.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from otpgate.security.tokens import hash_token, new_token, tokens_equal
+from otpgate.service._convert import user_view
+from otpgate.service._tx import unit_of_work
+from otpgate.service.audit import AuditKind, record
+from otpgate.service.errors import NotPermitted
+from otpgate.service.users import insert_user
+from otpgate.service.views import UserView
+from otpgate.store import repositories as repo
+
+if TYPE_CHECKING:
+    from otpgate.service.context import Context, Origin
+
+__all__ = ["SETUP_TOKEN_KEY", "complete_setup", "issue_setup_token", "setup_token_needed"]
+
+SETUP_TOKEN_KEY = "setup.token_hash"
+_MAX_TOKEN_LENGTH = 200
+_REFUSED = "This setup link is not valid (already used, replaced, or setup is done)."
+
+
+def setup_token_needed(ctx: Context) -> bool:
+    """True while no account exists: the instance still needs its first admin."""
+    with unit_of_work(ctx) as session:
+        return repo.count_users(session) == 0
+
+
+def issue_setup_token(ctx: Context) -> str | None:
+    """A new one-time setup token (replacing any earlier one), or None once a user exists."""
+    token = new_token()
+    with unit_of_work(ctx) as session:
+        if repo.count_users(session) > 0:
+            return None
+        repo.set_setting(session, SETUP_TOKEN_KEY, hash_token(token))
+    return token
+
+
+def complete_setup(
+    ctx: Context, origin: Origin, token: str, username: str, password: str
+) -> UserView:
+    """Create the first admin with a valid setup token, and consume the token.
+
+    Raises :class:`NotPermitted` for a wrong, replaced or used token or once a user exists
+    (checked before the other fields, so the link's validity is all a stranger learns);
+    :class:`InvalidInput` for a bad username or weak password (the token stays valid).
+    """
+    if not isinstance(token, str) or not 1 <= len(token) <= _MAX_TOKEN_LENGTH:
+        raise NotPermitted(_REFUSED)
+    digest = hash_token(token)
+    with unit_of_work(ctx) as session:
+        if repo.count_users(session) > 0:
+            raise NotPermitted(_REFUSED)
+        stored = repo.get_setting(session, SETUP_TOKEN_KEY)
+        if stored is None or not tokens_equal(stored, digest):
+            raise NotPermitted(_REFUSED)
+        # Of two requests racing with the same token, only one deletes the row.
+        if not repo.delete_setting(session, SETUP_TOKEN_KEY):
+            raise NotPermitted(_REFUSED)
+        user = insert_user(
+            session,
+            ctx,
+            origin,
+            username=username,
+            password=password,
+            is_admin=True,
+        )
+        record(session, ctx, origin, AuditKind.SETUP_COMPLETED, subject=user)
+        return user_view(session, user)
