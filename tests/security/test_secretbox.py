@@ -6,6 +6,7 @@ import base64
 import os
 import stat
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -389,3 +390,13 @@ def test_new_keys_are_random_aes256_keys() -> None:
     keys = {new_key() for _ in range(10)}
     assert len(keys) == 10
     assert all(len(key) == 32 for key in keys)
+
+
+def test_concurrent_first_starts_agree_on_one_key(tmp_path: Path) -> None:
+    """Many workers creating the key file at once all end up with the same single key."""
+    key_file = tmp_path / "home" / "secret.keys"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        rings = list(pool.map(lambda _: load_keyring("", key_file), range(32)))
+    assert len({ring.ids for ring in rings}) == 1
+    assert len(rings[0].ids) == 1
+    assert [p.name for p in key_file.parent.iterdir()] == ["secret.keys"]
