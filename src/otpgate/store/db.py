@@ -32,17 +32,20 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 PG_CONNECT_TIMEOUT_S = 10
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """An engine for a ``sqlite:///…`` or ``postgresql+psycopg://…`` URL.
 
-    ``postgresql://`` and ``postgres://`` are read as psycopg 3. Raises
-    :class:`InvalidDatabaseUrl` for a malformed URL or another backend.
+    ``postgresql://`` and ``postgres://`` are read as psycopg 3. ``pool_size`` is the
+    number of connections kept open; up to twice as many more are opened under load.
+    Raises :class:`InvalidDatabaseUrl` for a malformed URL or another backend.
     """
     parsed = _parse_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, pool_size)
     return create_engine(
         parsed,
+        pool_size=pool_size,
+        max_overflow=2 * pool_size,
         # Connections of a pool die when the server restarts or a proxy drops them;
         # a ping before use turns that into a reconnect instead of a failed request.
         pool_pre_ping=True,
@@ -109,15 +112,27 @@ def _parse_url(url: str) -> URL:
     )
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, pool_size: int) -> Engine:
     database = url.database or ""
     in_memory = database in {"", ":memory:"} or url.query.get("mode") == "memory"
-    if not in_memory and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    if in_memory:
+        # One connection per thread (SQLAlchemy's default): each would be its own database.
+        engine = create_engine(url)
+    else:
+        if not database.startswith("file:"):
+            _make_parent_dir(database)
+        engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size)
     event.listen(engine, "connect", _sqlite_on_connect(in_memory))
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _make_parent_dir(database: str) -> None:
+    try:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise DatabaseUnavailable(f"cannot create the database directory: {reason}") from None
 
 
 def _sqlite_on_connect(in_memory: bool) -> Any:

@@ -1,0 +1,130 @@
+"""Alembic migrations: they build exactly the tables of models.py, on both backends."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, MetaData, Table, inspect, text
+
+from otpgate.store.db import make_engine
+from otpgate.store.models import Base
+from otpgate.store.schema import (
+    MIGRATIONS_DIR,
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade,
+)
+
+from ._workers import upgrade_url
+
+
+def _diff(engine: Engine, metadata: MetaData) -> list[object]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def test_migrated_schema_matches_the_models(engine: Engine) -> None:
+    """Autogenerate finds no difference between the migrated database and models.py."""
+    assert _diff(engine, Base.metadata) == []
+
+
+def test_schema_comparison_sees_a_difference(engine: Engine) -> None:
+    """The comparison does see a table, an index and an ON DELETE rule that differ."""
+    changed = MetaData()
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    Table("extra", changed)
+    changed.tables["audit_events"].indexes.pop()
+    fk = next(iter(changed.tables["recovery_codes"].foreign_keys))
+    fk.ondelete = None
+    assert fk.constraint is not None
+    fk.constraint.ondelete = None
+    kinds = {d[0] for d in _diff(engine, changed) if isinstance(d, tuple)}
+    assert kinds == {"add_table", "remove_index", "remove_fk", "add_fk"}
+
+
+def test_upgrade_of_a_fresh_database_reaches_head_and_can_run_again(fresh_db_url: str) -> None:
+    """A new database is at no revision, then at head; a second upgrade changes nothing."""
+    engine = make_engine(fresh_db_url)
+    try:
+        assert current_revision(engine) is None
+        upgrade(engine)
+        assert current_revision(engine) == head_revision() == "0001"
+        upgrade(engine)
+        assert current_revision(engine) == "0001"
+        assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {
+            "alembic_version"
+        }
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_to_base_removes_every_table(fresh_db_url: str) -> None:
+    """The initial migration's downgrade drops what its upgrade created, and upgrade works again."""
+    engine = make_engine(fresh_db_url)
+    try:
+        upgrade(engine)
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "base")
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+        upgrade(engine)
+        assert _diff(engine, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_two_processes_upgrading_at_once_both_succeed(fresh_db_url: str) -> None:
+    """Two processes that start on a fresh database at the same moment both end at head."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        revisions = pool.map_async(upgrade_url, [fresh_db_url, fresh_db_url]).get(timeout=120)
+    assert revisions == ["0001", "0001"]
+
+
+def test_timestamps_are_stored_with_time_zone_on_postgres(engine: Engine) -> None:
+    """On PostgreSQL every datetime column is ``timestamp with time zone``."""
+    if engine.dialect.name != "postgresql":
+        assert engine.dialect.name == "sqlite"
+        return
+    query = text(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND data_type LIKE 'timestamp%'"
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    assert len(rows) == 23
+    assert {r.data_type for r in rows} == {"timestamp with time zone"}
+
+
+def test_user_foreign_keys_cascade_on_delete(engine: Engine) -> None:
+    """Every foreign key to users is declared ON DELETE CASCADE in the database."""
+    inspector = inspect(engine)
+    fks = [
+        (table, fk)
+        for table in inspector.get_table_names()
+        for fk in inspector.get_foreign_keys(table)
+    ]
+    assert {t for t, _ in fks} == {
+        "otp_credentials",
+        "recovery_codes",
+        "trusted_devices",
+        "sessions",
+    }
+    for _, fk in fks:
+        assert fk["referred_table"] == "users"
+        assert (fk.get("options") or {}).get("ondelete") == "CASCADE"
+
+
+def test_migrations_ship_inside_the_package() -> None:
+    """The Alembic environment and versions sit in the package folder that is shipped."""
+    assert (MIGRATIONS_DIR / "env.py").is_file()
+    assert (MIGRATIONS_DIR / "script.py.mako").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+    assert MIGRATIONS_DIR.parent.name == "store"
