@@ -65,6 +65,7 @@ __all__ = [
     "locked_until",
     "name_scopes",
     "pair_scope",
+    "raise_if_locked",
     "succeed_attempt",
 ]
 
@@ -139,6 +140,13 @@ def locked_until(session: Session, scope: str, now: datetime) -> datetime | None
     """When the scope's lock ends, if it is locked at ``now``."""
     row = repo.get_throttle(session, scope)
     return None if row is None else _active(row.locked_until, now)
+
+
+def raise_if_locked(session: Session, scopes: list[str], now: datetime) -> None:
+    """:class:`Locked` with the latest end if any of ``scopes`` is locked; writes nothing."""
+    ends = [u for scope in scopes if (u := locked_until(session, scope, now)) is not None]
+    if ends:
+        raise Locked(max(ends))
 
 
 @dataclass

@@ -1,0 +1,216 @@
+"""The one code check shared by the web pages, the API, the command line and SSH.
+
+Order of the checks, and why:
+
+1. The code must be text (:class:`InvalidInput` otherwise) in the format of at least one
+   of the user's authenticators (``"123 456"`` is fine; letters, other lengths and
+   non-ASCII digits are :class:`CodeRejected` ``MALFORMED``). A malformed code is refused
+   before any HMAC and *does not count* as a failure: it tests no candidate code, so it
+   gives an attacker nothing, and refusing bad input leaves the database unchanged.
+2. The throttle counts the attempt on the account and on (account, client address); a
+   locked scope refuses even a correct code (:class:`Locked`).
+3. Every active authenticator is tried: TOTP within ±``otp_window`` steps, HOTP from the
+   next counter with ``hotp_look_ahead`` more.
+4. A match on a step at or below the last accepted one, or a lost race on the conditional
+   UPDATE, is ``REPLAYED``: refused without counting (the code was the user's own, it
+   teaches nothing), and nothing is written.
+5. A success records the step, the drift and the use; a failure keeps the count, may lock,
+   and is audited.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from sqlalchemy.orm import Session
+
+from otpgate.otp._params import Algorithm
+from otpgate.otp.codes import normalise_code
+from otpgate.otp.errors import MalformedCode, OtpError
+from otpgate.otp.hotp import Hotp
+from otpgate.otp.totp import Totp
+from otpgate.security.errors import DecryptionFailed
+from otpgate.service import throttle
+from otpgate.service.audit import AuditKind, record
+from otpgate.service.errors import (
+    CodeRejected,
+    InvalidInput,
+    KeyUnavailable,
+    NotEnrolled,
+    RejectReason,
+)
+from otpgate.service.views import SecondFactor
+from otpgate.store import repositories as repo
+from otpgate.store.models import OtpCredential, User
+
+if TYPE_CHECKING:
+    from otpgate.service.context import Context, Origin
+
+__all__ = [
+    "DRIFT_WEIGHT",
+    "check_code",
+    "code_text",
+    "match_step",
+    "note_failure",
+    "open_secret",
+    "secret_context",
+]
+
+# Weight of the newest observation in the drift's moving average: half, so a phone whose
+# clock was fixed stops being reported after a couple of logins.
+DRIFT_WEIGHT = 0.5
+_MAX_CODE_TEXT = 64
+
+
+def secret_context(user_id: int) -> bytes:
+    """Associated data sealed with a credential's secret: it cannot be moved to another user."""
+    return b"otp-credential:%d" % user_id
+
+
+def open_secret(ctx: Context, cred: OtpCredential) -> bytes:
+    """The raw secret of a credential; :class:`KeyUnavailable` if no configured key opens it."""
+    try:
+        context = secret_context(cred.user_id)
+        return ctx.keyring.open(cred.key_id, cred.secret_sealed, context=context)
+    except DecryptionFailed:
+        raise KeyUnavailable() from None
+
+
+def code_text(code: object) -> str:
+    """The code as given, if it is text of a sane length; else refuse it."""
+    if not isinstance(code, str):
+        raise InvalidInput("The code must be text.")
+    if len(code) > _MAX_CODE_TEXT:
+        raise CodeRejected(RejectReason.MALFORMED)
+    return code
+
+
+def _well_formed(code: str, digits: int) -> bool:
+    try:
+        normalise_code(code, digits)
+    except (MalformedCode, OtpError):
+        return False
+    return True
+
+
+def match_step(
+    ctx: Context, cred: OtpCredential, secret: bytes, code: str, now: float
+) -> tuple[int, float] | None:
+    """The step (TOTP) or counter (HOTP) whose code this is, and its offset in seconds.
+
+    TOTP tries every step of the window, old ones too, so that the caller can tell a
+    replay from a wrong code; HOTP starts after the last accepted counter.
+    """
+    algorithm = cast(Algorithm, cred.algorithm)
+    if cred.kind == "hotp":
+        hotp = Hotp(secret, digits=cred.digits, algorithm=algorithm)
+        counter = hotp.match(code, cred.last_step + 1, look_ahead=ctx.settings.hotp_look_ahead)
+        return None if counter is None else (counter, 0.0)
+    totp = Totp(secret, digits=cred.digits, algorithm=algorithm, period=cred.period)
+    window = ctx.settings.otp_window
+    step = totp.match(code, now, behind=window, ahead=window)
+    if step is None:
+        return None
+    return step, float((step - totp.step(now)) * cred.period)
+
+
+def _new_drift(cred: OtpCredential, offset: float) -> float:
+    return (1 - DRIFT_WEIGHT) * cred.drift_seconds + DRIFT_WEIGHT * offset
+
+
+def check_code(
+    session: Session, ctx: Context, origin: Origin, user: User, code: object
+) -> SecondFactor | CodeRejected:
+    """Check a one-time code of ``user`` inside the caller's transaction.
+
+    Returns the success, or the :class:`CodeRejected` (``WRONG``) to raise *after* the
+    transaction commits (so that the failure stays counted). Raises, for the transaction to
+    roll back: :class:`InvalidInput`, :class:`CodeRejected` ``MALFORMED``/``REPLAYED``,
+    :class:`Locked`, :class:`NotEnrolled`, :class:`KeyUnavailable`.
+    """
+    text = code_text(code)
+    creds = repo.credentials_of(session, user.id, "active")
+    if not creds:
+        raise NotEnrolled()
+    candidates = [c for c in creds if _well_formed(text, c.digits)]
+    if not candidates:
+        raise CodeRejected(RejectReason.MALFORMED)
+
+    now, now_dt = ctx.clock.now(), ctx.now_dt()
+    account = throttle.begin_attempt(
+        session, throttle.account_scope(user.id, "code"), throttle.CODE_ACCOUNT, now_dt
+    )
+    pair = throttle.begin_attempt(
+        session,
+        throttle.pair_scope(user.id, "code", origin.client_addr),
+        throttle.CODE_PAIR,
+        now_dt,
+    )
+    replayed = False
+    for cred in candidates:
+        found = match_step(ctx, cred, open_secret(ctx, cred), text, now)
+        if found is None:
+            continue
+        step, offset = found
+        drift = _new_drift(cred, offset) if cred.kind == "totp" else 0.0
+        if step > cred.last_step and repo.advance_last_step(
+            session, cred.id, step, now=now_dt, drift_seconds=drift
+        ):
+            throttle.succeed_attempt(session, account, forget=False)
+            throttle.succeed_attempt(session, pair, forget=True)
+            record(
+                session,
+                ctx,
+                origin,
+                AuditKind.LOGIN_OK,
+                subject=user,
+                detail={"method": cred.kind, "credential_id": cred.id, "credential": cred.name},
+            )
+            return SecondFactor(
+                method="hotp" if cred.kind == "hotp" else "totp",
+                credential_id=cred.id,
+                drift_seconds=drift if cred.kind == "totp" else None,
+                recovery_codes_left=repo.recovery_codes_left(session, user.id),
+            )
+        replayed = True  # an old step, or another request accepted this one first
+    if replayed:
+        raise CodeRejected(RejectReason.REPLAYED)
+    note_failure(session, ctx, origin, user, [account, pair], method="code")
+    return CodeRejected(RejectReason.WRONG)
+
+
+def note_failure(
+    session: Session,
+    ctx: Context,
+    origin: Origin,
+    user: User,
+    attempts: list[throttle.Attempt],
+    *,
+    method: str,
+) -> None:
+    """Keep the counted failures, lock where the policy says so, and audit both."""
+    now_dt = ctx.now_dt()
+    record(
+        session,
+        ctx,
+        origin,
+        AuditKind.LOGIN_CODE_FAILED,
+        subject=user,
+        detail={"method": method, "failures": max(a.failures for a in attempts)},
+    )
+    for attempt in attempts:
+        until = throttle.fail_attempt(session, attempt, now_dt)
+        if until is not None:
+            record(
+                session,
+                ctx,
+                origin,
+                AuditKind.LOGIN_LOCKED,
+                subject=user,
+                detail={
+                    "scope": "address" if attempt.scope.count("|") > 1 else "account",
+                    "step": method,
+                    "failures": attempt.failures,
+                    "until": until.isoformat(),
+                },
+            )
