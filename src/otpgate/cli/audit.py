@@ -56,7 +56,8 @@ def _audit(args: argparse.Namespace) -> int:
             for line in audit.export_audit_jsonl(ctx, **filters):
                 sys.stdout.write(line)
             return 0
-        events = audit.query_audit(ctx, limit=args.limit or _DEFAULT_LIMIT, **filters)
+        limit = _DEFAULT_LIMIT if args.limit is None else args.limit
+        events = audit.query_audit(ctx, limit=limit, **filters)
     if args.json:
         for event in events:
             print(event.to_json())
