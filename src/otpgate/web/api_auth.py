@@ -18,6 +18,7 @@ from otpgate.service import api_tokens
 from otpgate.service.context import Context, Origin
 from otpgate.service.errors import NotPermitted
 from otpgate.web.api_errors import ApiError
+from otpgate.web.sessions import client_info
 
 __all__ = ["SCOPES", "ApiCaller", "api_context", "api_origin", "require_scope"]
 
@@ -52,10 +53,11 @@ def api_context(request: Request) -> Context:
     return ctx
 
 
-def api_origin(request: Request) -> Origin:
-    """Origin "api" with the client address (as the server sees it) and user agent."""
-    client = request.client.host if request.client is not None else ""
-    return Origin("api", client_addr=client, user_agent=request.headers.get("user-agent", ""))
+def api_origin(request: Request, ctx: Context) -> Origin:
+    """Origin "api" with the client address and user agent, read as the pages read them
+    (proxy headers count only when the operator trusts them)."""
+    info = client_info(request, ctx.settings.trust_proxy_headers)
+    return Origin("api", client_addr=info.addr, user_agent=info.user_agent)
 
 
 def require_scope(*accepted: str) -> Callable[..., ApiCaller]:
@@ -93,7 +95,7 @@ def require_scope(*accepted: str) -> Callable[..., ApiCaller]:
                     f'scope="{" ".join(accepted)}"'
                 },
             )
-        return ApiCaller(ctx=ctx, origin=api_origin(request), scopes=frozenset(scopes))
+        return ApiCaller(ctx=ctx, origin=api_origin(request, ctx), scopes=frozenset(scopes))
 
     authenticated.__name__ = f"token_with_{'_or_'.join(accepted)}"
     return authenticated
