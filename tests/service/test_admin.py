@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from otpgate.service import admin, audit
 from otpgate.service.context import Context, Origin
 from otpgate.service.errors import InvalidInput, NotFound, NotPermitted
+from otpgate.service.throttle import account_scope, name_scopes, pair_scope
 from otpgate.service.views import Policy, UserView
 from otpgate.store import repositories as repo
 from otpgate.store.db import transaction
@@ -81,18 +82,20 @@ def test_reset_removes_the_users_second_factors_only(
     tom = make_user("tom")
     _give_2fa(ctx, sam.id, "sam")
     _give_2fa(ctx, tom.id, "tom")
-    _lock(ctx, f"user:{sam.id}", 600)
-    _lock(ctx, f"user:{sam.id}|198.51.100.9", 600)
+    _lock(ctx, account_scope(sam.id, "code"), 600)
+    _lock(ctx, pair_scope(sam.id, "pw", "198.51.100.9"), 600)
     # Scopes of other users, one of them a prefix trap (user 5 vs user 57).
-    _lock(ctx, f"user:{sam.id}7", 600)
-    _lock(ctx, f"user:{tom.id}", 600)
-    _lock(ctx, "addr:198.51.100.9", 600)
+    trap = account_scope(int(f"{sam.id}7"), "code")
+    _lock(ctx, trap, 600)
+    _lock(ctx, account_scope(tom.id, "pw"), 600)
+    name_scope = name_scopes("nobody", "198.51.100.9")[1]
+    _lock(ctx, name_scope, 600)
 
     admin.reset_2fa(ctx, web, boss.id, sam.id, f"  {NOTE}  ")
 
     assert _counts(ctx, sam.id) == (0, 0, 0)
     assert _counts(ctx, tom.id) == (2, 2, 1)
-    assert _scopes(ctx) == {f"user:{sam.id}7", f"user:{tom.id}", "addr:198.51.100.9"}
+    assert _scopes(ctx) == {trap, account_scope(tom.id, "pw"), name_scope}
     assert admin.lock_state(ctx, sam.id) is None
     [event] = audit.query_audit(ctx, username="sam", kind="2fa.reset")
     assert (event.actor_name, event.subject_name, event.source) == ("boss", "sam", "web")
@@ -156,9 +159,9 @@ def test_lock_state_is_the_latest_future_lock(ctx: Context, make_user: MakeUser)
     """lock_state reports the latest lock end among the user's scopes while it is ahead."""
     xena = make_user("xena")
     assert admin.lock_state(ctx, xena.id) is None
-    _lock(ctx, f"user:{xena.id}", 60)
-    latest = _lock(ctx, f"user:{xena.id}|192.0.2.1", 900)
-    _lock(ctx, "addr:192.0.2.1", 3600)
+    _lock(ctx, account_scope(xena.id, "code"), 60)
+    latest = _lock(ctx, pair_scope(xena.id, "pw", "192.0.2.1"), 900)
+    _lock(ctx, name_scopes("xena2", "192.0.2.1")[0], 3600)
     assert admin.lock_state(ctx, xena.id) == latest
     ctx.clock.advance(120)  # type: ignore[attr-defined]
     assert admin.lock_state(ctx, xena.id) == latest
@@ -174,16 +177,16 @@ def test_unlock_clears_the_users_throttles(
     """Unlock removes the user's counters and locks, is audited, and needs an admin."""
     boss = make_user("boss", admin=True)
     yann = make_user("yann")
-    _lock(ctx, f"user:{yann.id}", 600)
-    _lock(ctx, f"user:{yann.id}|192.0.2.1", 600)
-    _lock(ctx, f"user:{boss.id}", 600)
+    _lock(ctx, account_scope(yann.id, "pw"), 600)
+    _lock(ctx, pair_scope(yann.id, "code", "192.0.2.1"), 600)
+    _lock(ctx, account_scope(boss.id, "code"), 600)
     before = dump()
     with pytest.raises(NotPermitted):
         admin.unlock_user(ctx, web, yann.id, yann.id)
     assert dump() == before
     admin.unlock_user(ctx, web, boss.id, yann.id)
     assert admin.lock_state(ctx, yann.id) is None
-    assert _scopes(ctx) == {f"user:{boss.id}"}
+    assert _scopes(ctx) == {account_scope(boss.id, "code")}
     [event] = audit.query_audit(ctx, username="yann", kind="user.unlocked")
     assert (event.actor_name, event.detail) == ("boss", {"throttles": 2})
 

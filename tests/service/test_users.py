@@ -19,6 +19,7 @@ from otpgate.service.errors import (
     NotFound,
     NotPermitted,
 )
+from otpgate.service.throttle import pair_scope
 from otpgate.service.views import UserView
 from otpgate.store import repositories as repo
 from otpgate.store.db import transaction
@@ -215,8 +216,9 @@ def test_list_users_searches_and_reports_2fa_and_locks(
                 key_id="test1",
                 created_at=now,
             )
-        repo.record_failure(s, f"user:{ivan.id}|198.51.100.1", now)
-        repo.set_lock(s, f"user:{ivan.id}|198.51.100.1", now + timedelta(minutes=5))
+        scope = pair_scope(ivan.id, "code", "198.51.100.1")
+        repo.record_failure(s, scope, now)
+        repo.set_lock(s, scope, now + timedelta(minutes=5))
 
     everyone = users.list_users(ctx)
     assert [u.username for u in everyone] == ["gina", "hank", "ivan"]
