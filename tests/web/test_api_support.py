@@ -14,7 +14,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pyotp
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -26,6 +25,7 @@ from otpgate.service.clock import FixedClock
 from otpgate.service.context import Context, Origin
 from otpgate.service.views import UserView
 from otpgate.store.db import make_session_factory
+from otpgate.web.app import create_app
 
 __all__ = ["PASSWORD", "T0", "ApiHarness", "api_harness", "secret_of"]
 
@@ -83,20 +83,9 @@ class ApiHarness:
         return user, pending.secret_b32
 
 
-def _test_app(ctx: Context) -> FastAPI:
-    from otpgate.web.api import router
-    from otpgate.web.api_errors import install_api_error_handlers
-
-    app = FastAPI()
-    app.state.ctx = ctx
-    app.include_router(router)
-    install_api_error_handlers(app)
-    return app
-
-
 @contextmanager
 def api_harness(engine: Engine, home: Path) -> Iterator[ApiHarness]:
-    """An API client on the app, over a migrated empty database, with a fixed clock."""
+    """An API client on the portal's app (create_app), over a migrated empty database, with a fixed clock."""
     settings = Settings(
         home=home,
         database_url=engine.url.render_as_string(hide_password=False),
@@ -112,5 +101,5 @@ def api_harness(engine: Engine, home: Path) -> Iterator[ApiHarness]:
         hasher=PasswordHasher(time_cost=1, memory_kib=8, parallelism=1),
         clock=clock,
     )
-    with TestClient(_test_app(ctx), base_url="http://127.0.0.1") as client:
+    with TestClient(create_app(settings, ctx=ctx), base_url="http://127.0.0.1") as client:
         yield ApiHarness(client=client, ctx=ctx, clock=clock)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import AwareDatetime
 
@@ -55,7 +55,9 @@ VerifyCaller = Annotated[ApiCaller, Depends(require_scope("verify"))]
 EnrolCaller = Annotated[ApiCaller, Depends(require_scope("enrol"))]
 AdminCaller = Annotated[ApiCaller, Depends(require_scope("admin"))]
 AnyCaller = Annotated[ApiCaller, Depends(require_scope("verify", "enrol", "admin"))]
-Username = Annotated[str, Query(min_length=1, max_length=150)]
+Username = Annotated[
+    str, Path(min_length=1, max_length=150, description="The user's login name.")
+]
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -81,7 +83,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     # sends: validation errors are 400 in the shape above.
     responses["default"] = {
         "model": ErrorBody,
-        "description": "Any other error (500 `internal_error`, 503 `unavailable`), same shape.",
+        "description": "Any other error (500 `internal_error`, 503 `unavailable` or `key_unavailable`), same shape.",
     }
     return responses
 
@@ -132,7 +134,7 @@ def verify(body: VerifyRequest, caller: VerifyCaller) -> VerifyResult:
     responses=_errors(404, 409),
 )
 def start_enrolment(
-    username: str, body: EnrolmentRequest, caller: EnrolCaller, response: Response
+    username: Username, body: EnrolmentRequest, caller: EnrolCaller, response: Response
 ) -> EnrolmentStarted:
     ctx = caller.ctx
     user = users.find_user(ctx, username)
@@ -155,8 +157,8 @@ def start_enrolment(
     responses=_errors(404, 409, 423),
 )
 def confirm_enrolment(
-    username: str,
-    credential_id: int,
+    username: Username,
+    credential_id: Annotated[int, Path(description="The `credential_id` from the start.")],
     body: ConfirmRequest,
     caller: EnrolCaller,
     response: Response,
@@ -179,7 +181,7 @@ def confirm_enrolment(
     response_model=TwoFactorStatus,
     responses=_errors(404),
 )
-def two_factor_status(username: str, caller: AnyCaller) -> TwoFactorStatus:
+def two_factor_status(username: Username, caller: AnyCaller) -> TwoFactorStatus:
     ctx = caller.ctx
     user = users.find_user(ctx, username)
     return TwoFactorStatus(
@@ -201,7 +203,7 @@ def two_factor_status(username: str, caller: AnyCaller) -> TwoFactorStatus:
     response_model=ResetResult,
     responses=_errors(404),
 )
-def reset_two_factor(username: str, body: ResetRequest, caller: AdminCaller) -> ResetResult:
+def reset_two_factor(username: Username, body: ResetRequest, caller: AdminCaller) -> ResetResult:
     ctx = caller.ctx
     user = users.find_user(ctx, username)
     # No actor id: the admin-scoped token is the operator's authority (audited as "api").

@@ -95,7 +95,23 @@ def _retry_after(until: datetime, now: float) -> str:
     return str(max(1, math.ceil(until.timestamp() - now)))
 
 
-def _service_error(exc: se.ServiceError, now: float) -> JSONResponse:  # noqa: PLR0911
+# Checked in order: subclasses before their parents.
+_BY_CLASS: tuple[tuple[type[se.ServiceError], int, str], ...] = (
+    (se.InvalidInput, 400, "invalid_input"),
+    (se.AuthenticationFailed, 401, "authentication_failed"),
+    (se.AccountDisabled, 403, "account_disabled"),
+    (se.NotPermitted, 403, "not_permitted"),
+    (se.StepUpRequired, 403, "step_up_required"),
+    (se.NotFound, 404, "not_found"),
+    (se.AlreadyEnrolled, 409, "already_enrolled"),
+    (se.Conflict, 409, "conflict"),
+    (se.NotEnrolled, 409, "not_enrolled"),
+    (se.EnrolmentExpired, 409, "enrolment_expired"),
+    (se.KeyUnavailable, 503, "key_unavailable"),
+)
+
+
+def _service_error(exc: se.ServiceError, now: float) -> JSONResponse:
     msg = _one_line(str(exc))
     if isinstance(exc, se.CodeRejected):
         status = 400 if exc.reason is se.RejectReason.MALFORMED else 401
@@ -108,26 +124,12 @@ def _service_error(exc: se.ServiceError, now: float) -> JSONResponse:  # noqa: P
             headers={"Retry-After": _retry_after(exc.until, now)},
             until=exc.until.isoformat(),
         )
-    if isinstance(exc, se.InvalidInput):
-        return _json(400, "invalid_input", msg)
-    if isinstance(exc, se.AuthenticationFailed):
-        return _json(401, "authentication_failed", msg)
-    if isinstance(exc, se.AccountDisabled):
-        return _json(403, "account_disabled", msg)
-    if isinstance(exc, se.NotPermitted):
-        return _json(403, "not_permitted", msg)
-    if isinstance(exc, se.StepUpRequired):
-        return _json(403, "step_up_required", msg)
-    if isinstance(exc, se.NotFound):
-        return _json(404, "not_found", msg)
-    if isinstance(exc, se.AlreadyEnrolled):
-        return _json(409, "already_enrolled", msg)
-    if isinstance(exc, se.Conflict):
-        return _json(409, "conflict", msg)
-    if isinstance(exc, se.NotEnrolled):
-        return _json(409, "not_enrolled", msg)
-    if isinstance(exc, se.EnrolmentExpired):
-        return _json(409, "enrolment_expired", msg)
+    if isinstance(exc, se.KeyUnavailable):
+        # The operator's configuration, not the caller, is at fault: say so in the log.
+        _log.error("secret key unavailable: %s", msg)
+    for cls, status, error in _BY_CLASS:
+        if isinstance(exc, cls):
+            return _json(status, error, msg)
     # A service error without its own mapping is still a refusal, not a crash.
     return _json(403, "refused", msg)
 
