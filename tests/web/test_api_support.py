@@ -85,7 +85,8 @@ class ApiHarness:
 
 @contextmanager
 def api_harness(engine: Engine, home: Path) -> Iterator[ApiHarness]:
-    """An API client on the portal's app (create_app), over a migrated empty database, with a fixed clock."""
+    """An API client on the portal's app (create_app) over a migrated empty database,
+    with a fixed clock."""
     settings = Settings(
         home=home,
         database_url=engine.url.render_as_string(hide_password=False),

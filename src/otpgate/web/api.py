@@ -83,7 +83,8 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     # sends: validation errors are 400 in the shape above.
     responses["default"] = {
         "model": ErrorBody,
-        "description": "Any other error (500 `internal_error`, 503 `unavailable` or `key_unavailable`), same shape.",
+        "description": "Any other error (500 `internal_error`, 503 `unavailable` or "
+        "`key_unavailable`), same shape.",
     }
     return responses
 
