@@ -12,6 +12,7 @@ from otpgate.service import audit, users
 from otpgate.service.context import Context
 from otpgate.store import repositories as repo
 from otpgate.store.db import transaction
+
 from .conftest import PASSWORD, Dump, Run, one_line, password_ok
 
 
