@@ -22,6 +22,7 @@ from otpgate.security.errors import DecryptionFailed
 from otpgate.service._tx import unit_of_work
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import InvalidInput, KeyUnavailable
+from otpgate.service.verification import secret_context
 from otpgate.store import repositories as repo
 from otpgate.store.models import OtpCredential
 
@@ -29,14 +30,9 @@ if TYPE_CHECKING:
     from otpgate.security.secretbox import KeyRing
     from otpgate.service.context import Context, Origin
 
-__all__ = ["MAX_BATCH_SIZE", "credential_context", "rotate_keys"]
+__all__ = ["MAX_BATCH_SIZE", "rotate_keys"]
 
 MAX_BATCH_SIZE = 10_000
-
-
-def credential_context(user_id: int) -> bytes:
-    """The associated data that binds a sealed OTP secret to its user."""
-    return b"otp-credential:%d" % user_id
 
 
 def rotate_keys(ctx: Context, origin: Origin, *, batch_size: int = 200) -> int:
@@ -73,7 +69,7 @@ def rotate_keys(ctx: Context, origin: Origin, *, batch_size: int = 200) -> int:
 
 def _reseal(session: Session, keyring: KeyRing, cred: OtpCredential) -> bool:
     """Re-seal one credential under the primary key; False if it changed meanwhile."""
-    context = credential_context(cred.user_id)
+    context = secret_context(cred.user_id)
     try:
         secret = keyring.open(cred.key_id, cred.secret_sealed, context=context)
     except DecryptionFailed:
