@@ -132,15 +132,15 @@ def test_deactivate_is_idempotent(run: Run, service_ctx: Callable[[], Context]) 
 
 def test_unlock_clears_a_lock(run: Run, service_ctx: Callable[[], Context]) -> None:
     """`user unlock` removes the user's lock, shown before by `user list`."""
-    from otpgate.service._scopes import user_scope
+    from otpgate.service.throttle import account_scope
 
     run("user", "add", "bob", stdin=PASSWORD + "\n")
     ctx = service_ctx()
     bob = users.find_user(ctx, "bob")
     now = datetime.now(UTC)
     with transaction(ctx.session_factory) as session:
-        repo.record_failure(session, user_scope(bob.id), now)
-        repo.set_lock(session, user_scope(bob.id), now + timedelta(hours=1))
+        repo.record_failure(session, account_scope(bob.id, "code"), now)
+        repo.set_lock(session, account_scope(bob.id, "code"), now + timedelta(hours=1))
     assert "UTC" in run("user", "list").out.splitlines()[1]
     result = run("user", "unlock", "bob")
     assert result.code == 0, result.err
