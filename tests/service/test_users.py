@@ -16,6 +16,7 @@ from otpgate.service.errors import (
     AuthenticationFailed,
     Conflict,
     InvalidInput,
+    Locked,
     NotFound,
     NotPermitted,
 )
@@ -279,13 +280,30 @@ def test_change_password_ends_the_users_sessions(
 def test_change_password_refuses_a_wrong_old_password(
     ctx: Context, web: Origin, make_user: MakeUser, dump: Callable[[], Dump]
 ) -> None:
-    """A wrong current password raises AuthenticationFailed and changes nothing."""
+    """A wrong current password changes neither password nor sessions; it is only counted."""
     liam = make_user("liam")
     _add_session(ctx, liam.id, "s-liam")
     before = dump()
     with pytest.raises(AuthenticationFailed, match="current password"):
         users.change_password(ctx, web, liam.id, "wrong password!", NEW_PASSWORD)
-    assert dump() == before
+    after = dump()
+    for table in ("users", "sessions", "otp_credentials", "recovery_codes", "api_tokens"):
+        assert after[table] == before[table]
+    assert len(after["throttles"]) == 2
+    [event] = audit.query_audit(ctx, username="liam", kind="login.password_failed")
+    assert event.detail["purpose"] == "change_password"
+
+
+def test_change_password_is_throttled(ctx: Context, web: Origin, make_user: MakeUser) -> None:
+    """Repeated wrong current passwords lock the password step; then even the right one fails."""
+    mona = make_user("mona")
+    with pytest.raises(Locked):
+        for _ in range(50):
+            with pytest.raises(AuthenticationFailed):
+                users.change_password(ctx, web, mona.id, "wrong password!", NEW_PASSWORD)
+    with pytest.raises(Locked):
+        users.change_password(ctx, web, mona.id, PASSWORD, NEW_PASSWORD)
+    assert _password_ok(ctx, mona.id, PASSWORD)
 
 
 @pytest.mark.parametrize(

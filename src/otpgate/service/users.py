@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from otpgate.security.errors import PasswordMismatch, WeakPassword
+from otpgate.security.errors import WeakPassword
 from otpgate.security.passwords import check_password_strength
 from otpgate.service._actors import load_admin_actor
 from otpgate.service._convert import user_view
+from otpgate.service._password import check_password_of, password_text
 from otpgate.service._scopes import user_locked_until
 from otpgate.service._tx import load_active_user, load_user, unit_of_work
 from otpgate.service.audit import AuditKind, record
@@ -233,22 +234,28 @@ def change_password(
 ) -> None:
     """The user changes their own password; every session of theirs is ended.
 
-    Raises :class:`AuthenticationFailed` if ``old`` is wrong, :class:`InvalidInput` if
-    ``new`` is refused. The adapter must start a new session for the current browser.
+    The current password is checked with the login's throttle: a wrong one is counted
+    and audited (that much is stored) before :class:`AuthenticationFailed` is raised, so
+    a stolen session cannot be used to guess the password; :class:`Locked` while the
+    account's password step is locked. :class:`InvalidInput` if ``new`` is refused. The
+    adapter must start a new session for the current browser.
     """
-    if not isinstance(old, str):
-        raise InvalidInput("The current password must be text.")
+    current = password_text(old)
     new_password = _check_new_password(new)
-    if new_password == old:
+    if new_password == current:
         raise InvalidInput("The new password must differ from the current one.")
     with unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
-        try:
-            ctx.hasher.verify(user.password_hash, old)
-        except PasswordMismatch:
-            raise AuthenticationFailed("The current password is not correct.") from None
-        _store_password(session, ctx, user, new_password)
-        record(session, ctx, origin, AuditKind.USER_PASSWORD_CHANGED, actor=user, subject=user)
+        failure = check_password_of(
+            session, ctx, origin, user, current, username=user.username, purpose="change_password"
+        )
+        if failure is None:
+            _store_password(session, ctx, user, new_password)
+            record(
+                session, ctx, origin, AuditKind.USER_PASSWORD_CHANGED, actor=user, subject=user
+            )
+    if failure is not None:
+        raise AuthenticationFailed("The current password is not correct.")
 
 
 def set_password(
