@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "otpgate.cli.tokens",
     "otpgate.cli.keys",
     "otpgate.cli.db",
+    "otpgate.cli.serve",
 )
 
 

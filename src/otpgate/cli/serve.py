@@ -1,0 +1,133 @@
+"""``otpgate serve``: run the web portal (pages + JSON API) under uvicorn.
+
+With no configuration it serves an embedded SQLite database in ``OTPGATE_HOME``
+(default ``./otpgate-data``), creating the data directory, the key file and the schema,
+and it says where each of them is. On an empty database it prints the one-time link that
+creates the first administrator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from otpgate.cli._errors import EXIT_CONFIG, CliError
+
+if TYPE_CHECKING:
+    from otpgate.config import Settings
+    from otpgate.service.context import Context
+
+__all__ = ["register"]
+
+log = logging.getLogger("otpgate.serve")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``otpgate serve``."""
+    serve = subparsers.add_parser("serve", help="run the web portal and JSON API")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (8000)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes, each with its own app (1)"
+    )
+    serve.add_argument(
+        "--migrate",
+        action="store_true",
+        help="upgrade a configured database's schema first (the embedded one always is)",
+    )
+    serve.set_defaults(handler=_serve)
+
+
+def _public_url(settings: Settings, host: str, port: int) -> str:
+    if settings.base_url:
+        return settings.base_url.rstrip("/")
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def _prepare(settings: Settings, migrate: bool) -> Context:
+    """A context on a current schema, or a CliError saying what to do."""
+    from otpgate.service.context import build_context
+    from otpgate.store.schema import current_revision, head_revision
+
+    if not settings.database_url:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    ctx = build_context(settings, migrate=migrate or not settings.database_url)
+    engine = ctx.session_factory.kw["bind"]
+    if current_revision(engine) != head_revision():
+        raise CliError(
+            "the database schema is not current: run `otpgate db upgrade` "
+            "(or `otpgate serve --migrate`)",
+            EXIT_CONFIG,
+        )
+    return ctx
+
+
+def _describe(settings: Settings, ctx: Context, url: str, workers: int) -> None:
+    from sqlalchemy.engine import make_url
+
+    db = make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    keys = (
+        "OTPGATE_SECRET_KEYS"
+        if settings.secret_keys
+        else f"key file {settings.key_file.resolve()}"
+    )
+    log.info("otpgate data directory: %s", settings.home.resolve())
+    log.info("database: %s", db)
+    log.info("secret keys: %s (primary key id %s)", keys, ctx.keyring.primary_id)
+    log.info("portal: %s/  (%d worker%s)", url, workers, "" if workers == 1 else "s")
+    log.info("JSON API: %s/api/v1  (OpenAPI: %s/openapi.json)", url, url)
+
+
+def _print_setup_link(ctx: Context, url: str) -> None:
+    from otpgate.service import setup
+
+    token = setup.issue_setup_token(ctx)
+    if token is None:
+        return
+    # On stdout and flushed, so a person or a script starting the server sees it at once.
+    print(
+        "\nNo account exists yet. Open this one-time link to create the first administrator:\n"
+        f"    {url}/setup?token={token}\n"
+        "(or run `otpgate user add --admin`)\n",
+        flush=True,
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from otpgate.cli._context import read_settings
+    from otpgate.web.app import create_app
+
+    if not 0 < args.port < 65536:
+        raise CliError("--port must be between 1 and 65535")
+    if args.workers < 1:
+        raise CliError("--workers must be at least 1")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    settings = read_settings()
+    ctx = _prepare(settings, args.migrate)
+    url = _public_url(settings, args.host, args.port)
+    _describe(settings, ctx, url, args.workers)
+    _print_setup_link(ctx, url)
+    if args.workers > 1:
+        # Each worker process builds its own app (engine, pool) from the same environment.
+        uvicorn.run(
+            "otpgate.web.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=False,
+        )
+    else:
+        uvicorn.run(create_app(settings, ctx=ctx), host=args.host, port=args.port,
+                    proxy_headers=False)
+    return 0

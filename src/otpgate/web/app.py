@@ -1,0 +1,143 @@
+"""The ASGI application: pages, the JSON API, static files, middleware, error pages.
+
+Middleware (outermost first): security headers → sessions → router. Errors of every layer
+become a page with a status and one translated line (never a traceback); under ``/api/``
+the API's own handlers answer in JSON.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from otpgate import __version__
+from otpgate.config import Settings
+from otpgate.service.context import Context, build_context
+from otpgate.service.errors import ServiceError
+from otpgate.store.errors import StoreError
+from otpgate.web import i18n
+from otpgate.web.deps import locale_for
+from otpgate.web.errors import Problem, Redirect, WebError, describe
+from otpgate.web.headers import SecurityHeadersMiddleware
+from otpgate.web.pages import account, admin, auth, security
+from otpgate.web.render import render_html
+from otpgate.web.sessions import SessionMiddleware, session_handle
+
+__all__ = ["app_from_env", "create_app"]
+
+log = logging.getLogger("otpgate.web")
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
+    """The portal for ``settings``; ``ctx`` lets tests inject a clock or a database."""
+    if ctx is None:
+        ctx = build_context(settings, migrate=True)
+    app = FastAPI(
+        title="otpgate",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        description="Two-factor authentication (TOTP/HOTP) service: JSON API.",
+    )
+    app.state.ctx = ctx
+    for module in (auth, account, security, admin):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _install_error_pages(app)
+    _include_api(app)
+    app.add_middleware(SessionMiddleware, ctx=ctx)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory``: each worker builds its own app from the env."""
+    settings = Settings.from_env()
+    # ``otpgate serve`` migrated (or checked) the schema before starting the workers.
+    return create_app(settings, ctx=build_context(settings, migrate=not settings.database_url))
+
+
+def _include_api(app: FastAPI) -> None:
+    try:
+        api = importlib.import_module("otpgate.web.api")
+    except ModuleNotFoundError as exc:
+        if exc.name != "otpgate.web.api":
+            raise
+        return
+    app.include_router(api.router)
+    errors = importlib.import_module("otpgate.web.api_errors")
+    errors.install_api_error_handlers(app)
+
+
+def _error_page(request: Request, problem: Problem) -> HTMLResponse:
+    # Only what was already read: an error page must not fail on the database again.
+    view = session_handle(request).peek()
+    locale = locale_for(request, None, view)
+    html = render_html(
+        "error.html",
+        locale,
+        {
+            "user": None,
+            "level": view.level if view is not None else "anonymous",
+            "csrf_token": view.csrf_token if view is not None else "",
+            "path": request.url.path,
+            "status": problem.status,
+            "message": problem.message,
+        },
+    )
+    response = HTMLResponse(html, status_code=problem.status)
+    if problem.retry_after is not None:
+        response.headers["Retry-After"] = str(problem.retry_after)
+    return response
+
+
+def _describe(request: Request, exc: BaseException) -> Problem:
+    handle = session_handle(request)
+    view = handle.peek()
+    with i18n.use_locale(locale_for(request, None, view)):
+        return describe(exc, handle.ctx.now_dt())
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    async def on_redirect(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Redirect)
+        return RedirectResponse(exc.url, status_code=303)
+
+    async def on_known(request: Request, exc: Exception) -> Response:
+        return _error_page(request, _describe(request, exc))
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        with i18n.use_locale(locale_for(request, None, None)):
+            message = {
+                404: i18n.gettext("This page does not exist."),
+                405: i18n.gettext("This page cannot be used this way."),
+            }.get(exc.status_code, i18n.gettext("The request could not be handled."))
+        return _error_page(request, Problem(exc.status_code, message))
+
+    async def on_invalid(request: Request, exc: Exception) -> Response:
+        with i18n.use_locale(locale_for(request, None, None)):
+            message = i18n.gettext("The form contains an invalid value.")
+        return _error_page(request, Problem(400, message))
+
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        with i18n.use_locale(locale_for(request, None, None)):
+            message = i18n.gettext("Something went wrong. Try again later.")
+        return _error_page(request, Problem(500, message))
+
+    app.add_exception_handler(Redirect, on_redirect)
+    app.add_exception_handler(WebError, on_known)
+    app.add_exception_handler(ServiceError, on_known)
+    app.add_exception_handler(StoreError, on_known)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(Exception, on_crash)

@@ -1,0 +1,101 @@
+"""Errors of the web layer, and the mapping of lower layers' errors to pages.
+
+Every refusal becomes an HTTP status and one translated line; the English text of a
+service error is never shown as is, so French pages stay French.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from otpgate.service import errors as svc
+from otpgate.store import errors as store
+from otpgate.web.i18n import DEFAULT_LOCALE, N_, current_locale, gettext, ngettext
+
+__all__ = ["CsrfRejected", "Problem", "Redirect", "WebError", "describe"]
+
+
+class WebError(Exception):
+    """Root of the web layer's errors; never raised itself."""
+
+
+class Redirect(WebError):  # noqa: N818 - it is a control-flow signal, not a failure
+    """Stop handling the request and send the browser to ``url`` (303 See Other)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+class CsrfRejected(WebError):  # noqa: N818 - named like the service errors
+    """A POST without the session's CSRF token."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    status: int
+    message: str
+    retry_after: int | None = None
+
+
+_CODE_MESSAGES = {
+    svc.RejectReason.WRONG: N_("That code is not valid. Check your authenticator and try again."),
+    svc.RejectReason.REPLAYED: N_(
+        "This code was already used. Wait for the next code and try again."
+    ),
+    svc.RejectReason.MALFORMED: N_("Enter the digits shown by your authenticator app."),
+}
+
+# Checked in order: subclasses before their parents.
+_BY_CLASS: tuple[tuple[type[BaseException], int, str], ...] = (
+    (svc.AuthenticationFailed, 401, N_("Invalid username or password.")),
+    (svc.AccountDisabled, 403, N_("This account is disabled.")),
+    (svc.StepUpRequired, 403, N_("Confirm your password to continue.")),
+    (svc.NotEnrolled, 409, N_("Two-factor authentication is not enabled.")),
+    (svc.AlreadyEnrolled, 409, N_("This authenticator is already confirmed.")),
+    (svc.EnrolmentExpired, 409, N_("This enrolment has expired; start again.")),
+    (svc.NotPermitted, 403, N_("You are not allowed to do this.")),
+    (svc.NotFound, 404, N_("Not found.")),
+    (svc.Conflict, 409, N_("This conflicts with existing data.")),
+    (svc.InvalidInput, 400, N_("The form contains an invalid value.")),
+    (CsrfRejected, 403, N_("The form has expired. Reload the page and try again.")),
+    (store.NotFound, 404, N_("Not found.")),
+    (store.Conflict, 409, N_("This conflicts with existing data.")),
+    (store.DatabaseUnavailable, 503, N_("The service is unavailable. Try again shortly.")),
+)
+
+
+def describe(exc: BaseException, now: datetime) -> Problem:
+    """Status and translated one-line message for an error of any layer.
+
+    Input errors keep their own (English) message when it says which field is wrong,
+    after the translated general line, because it is more useful than silence.
+    """
+    if isinstance(exc, svc.CodeRejected):
+        status = 400 if exc.reason is svc.RejectReason.MALFORMED else 401
+        return Problem(status, gettext(_CODE_MESSAGES[exc.reason]))
+    if isinstance(exc, svc.Locked):
+        seconds = max(1, math.ceil((exc.until - now).total_seconds()))
+        minutes = math.ceil(seconds / 60)
+        text = ngettext(
+            "Too many failed attempts. Try again in %(n)d minute.",
+            "Too many failed attempts. Try again in %(n)d minutes.",
+            minutes,
+        ) % {"n": minutes}
+        return Problem(423, text, retry_after=seconds)
+    for cls, status, message in _BY_CLASS:
+        if isinstance(exc, cls):
+            return Problem(status, _with_detail(exc, gettext(message)))
+    return Problem(500, gettext("Something went wrong. Try again later."))
+
+
+def _with_detail(exc: BaseException, text: str) -> str:
+    # Input errors say which value is wrong, in English: shown as is on English pages,
+    # after the translated general line on others.
+    if type(exc) not in (svc.InvalidInput, svc.Conflict) or not str(exc):
+        return text
+    if current_locale() == DEFAULT_LOCALE:
+        return str(exc)
+    return f"{text} ({exc})"

@@ -1,0 +1,54 @@
+"""One-shot notices carried to the next page in the session ("2FA is now off")."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from otpgate.web.i18n import N_, gettext, ngettext, use_locale
+
+if TYPE_CHECKING:
+    from otpgate.web.deps import Page
+
+__all__ = ["flash", "take_flash"]
+
+_MESSAGES = {
+    "logged_out": N_("You are logged out."),
+    "setup_done": N_("The administrator account is ready. Log in with it."),
+    "twofa_enabled": N_("Two-factor authentication is on."),
+    "twofa_disabled": N_("Two-factor authentication is off."),
+    "authenticator_added": N_("The authenticator was added."),
+    "authenticator_removed": N_("The authenticator was removed."),
+    "device_revoked": N_("The device is no longer trusted."),
+    "language_saved": N_("Your language setting was saved."),
+    "password_confirmed": N_("Password confirmed."),
+    "user_created": N_("The account was created."),
+    "twofa_reset": N_("Two-factor authentication was reset for this account."),
+    "user_unlocked": N_("The account was unlocked."),
+    "user_deactivated": N_("The account was deactivated."),
+    "policy_saved": N_("The policy was saved."),
+}
+
+
+def flash(page: Page, key: str, **params: Any) -> None:
+    """Show the notice ``key`` on the next page this session renders."""
+    page.session.update(flash={"key": key, "params": params})
+
+
+def take_flash(page: Page) -> str | None:
+    """The pending notice in the page's language, removed from the session; or None."""
+    view = page.session.current()
+    item = view.data.get("flash") if view is not None else None
+    if not isinstance(item, dict):
+        return None
+    page.session.update(flash=None)
+    key, params = item.get("key"), item.get("params") or {}
+    with use_locale(page.locale):
+        if key == "recovery_used":
+            left = int(params.get("left", 0))
+            return ngettext(
+                "You used a recovery code. %(n)d recovery code is left.",
+                "You used a recovery code. %(n)d recovery codes are left.",
+                left,
+            ) % {"n": left}
+        message = _MESSAGES.get(str(key))
+        return gettext(message) if message else None

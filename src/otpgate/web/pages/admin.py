@@ -1,0 +1,210 @@
+"""Admin area: users (search, create, reset 2FA, unlock, deactivate), audit log, policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+
+from otpgate.service import admin, audit, enrolment, users
+from otpgate.service.audit import AuditKind
+from otpgate.service.errors import InvalidInput, ServiceError
+from otpgate.web.deps import Page, admin_page, csrf_guard
+from otpgate.web.flash import flash, take_flash
+
+__all__ = ["router"]
+
+router = APIRouter(
+    prefix="/admin", dependencies=[Depends(csrf_guard)], include_in_schema=False
+)
+
+AdminPage = Annotated[Page, Depends(admin_page)]
+Text = Annotated[str, Form(max_length=2000)]
+_PAGE_SIZE = 50
+
+
+@router.get("")
+def admin_home(page: AdminPage) -> RedirectResponse:
+    return page.redirect("/admin/users")
+
+
+@router.get("/users", response_class=HTMLResponse)
+def user_list(page: AdminPage, q: str = "") -> HTMLResponse:
+    try:
+        found = users.list_users(page.ctx, search=q[:200])
+    except ServiceError as exc:
+        return page.render_problem("admin/users.html", exc, found=[], q=q)
+    return page.render("admin/users.html", found=found, q=q, notice=take_flash(page))
+
+
+@router.get("/users/new", response_class=HTMLResponse)
+def new_user_form(page: AdminPage) -> HTMLResponse:
+    return page.render("admin/new_user.html", values={})
+
+
+@router.post("/users/new", response_class=HTMLResponse)
+def new_user_submit(
+    page: AdminPage,
+    *,
+    username: Text = "",
+    display_name: Text = "",
+    email: Text = "",
+    password: Text = "",
+    is_admin: Text = "",
+) -> HTMLResponse | RedirectResponse:
+    values = {"username": username, "display_name": display_name, "email": email}
+    try:
+        created = users.create_user(
+            page.ctx,
+            page.origin,
+            username,
+            password,
+            email=email,
+            display_name=display_name,
+            is_admin=is_admin == "yes",
+            actor_id=page.user_id,
+        )
+    except ServiceError as exc:
+        return page.render_problem("admin/new_user.html", exc, values=values)
+    flash(page, "user_created")
+    return page.redirect(f"/admin/users/{created.id}")
+
+
+def _user_page(page: Page, user_id: int, status: int = 200, error: str | None = None,
+               note: str = "") -> HTMLResponse:
+    subject = users.get_user(page.ctx, user_id)
+    return page.render(
+        "admin/user.html",
+        status,
+        error=error,
+        note=note,
+        notice=take_flash(page),
+        subject=subject,
+        locked_until=admin.lock_state(page.ctx, user_id),
+        credentials=enrolment.list_credentials(page.ctx, user_id),
+        events=audit.query_audit(page.ctx, username=subject.username, limit=20),
+    )
+
+
+@router.get("/users/{user_id}", response_class=HTMLResponse)
+def user_detail(page: AdminPage, user_id: int) -> HTMLResponse:
+    return _user_page(page, user_id)
+
+
+@router.post("/users/{user_id}/reset-2fa", response_class=HTMLResponse)
+def reset_2fa(
+    page: AdminPage, user_id: int, note: Text = ""
+) -> HTMLResponse | RedirectResponse:
+    try:
+        admin.reset_2fa(page.ctx, page.origin, page.user_id, user_id, note)
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        return _user_page(page, user_id, problem.status, problem.message, note=note)
+    flash(page, "twofa_reset")
+    return page.redirect(f"/admin/users/{user_id}")
+
+
+@router.post("/users/{user_id}/unlock", response_class=HTMLResponse)
+def unlock(page: AdminPage, user_id: int) -> HTMLResponse | RedirectResponse:
+    try:
+        admin.unlock_user(page.ctx, page.origin, page.user_id, user_id)
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        return _user_page(page, user_id, problem.status, problem.message)
+    flash(page, "user_unlocked")
+    return page.redirect(f"/admin/users/{user_id}")
+
+
+@router.post("/users/{user_id}/deactivate", response_class=HTMLResponse)
+def deactivate(page: AdminPage, user_id: int) -> HTMLResponse | RedirectResponse:
+    try:
+        users.deactivate_user(page.ctx, page.origin, page.user_id, user_id)
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        return _user_page(page, user_id, problem.status, problem.message)
+    flash(page, "user_deactivated")
+    return page.redirect(f"/admin/users/{user_id}")
+
+
+def _when(text: str, field: str) -> datetime | None:
+    """A ``datetime-local`` form value, read as UTC."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text[:40])
+    except ValueError:
+        raise InvalidInput(f"{field}: use the form YYYY-MM-DDTHH:MM.") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _filters(user: str, kind: str, since: str, until: str) -> dict[str, object]:
+    return {
+        "username": user.strip() or None,
+        "kind": kind or None,
+        "since": _when(since, "since"),
+        "until": _when(until, "until"),
+    }
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_log(
+    page: AdminPage, *, user: str = "", kind: str = "", since: str = "", until: str = "",
+    offset: int = 0,
+) -> HTMLResponse:
+    form = {"user": user, "kind": kind, "since": since, "until": until}
+    shown: dict[str, Any] = {"form": form, "kinds": [str(k) for k in AuditKind], "offset": offset,
+             "page_size": _PAGE_SIZE}
+    try:
+        events = audit.query_audit(
+            page.ctx, **_filters(user, kind, since, until),  # type: ignore[arg-type]
+            limit=_PAGE_SIZE, offset=max(0, offset),
+        )
+    except ServiceError as exc:
+        return page.render_problem("admin/audit.html", exc, events=[], **shown)
+    return page.render("admin/audit.html", events=events, **shown)
+
+
+@router.get("/audit.jsonl")
+def audit_export(
+    page: AdminPage, user: str = "", kind: str = "", since: str = "", until: str = ""
+) -> StreamingResponse:
+    filters = _filters(user, kind, since, until)
+    lines = audit.export_audit_jsonl(page.ctx, **filters)  # type: ignore[arg-type]
+    # Fail before the first byte on bad filters, so the error is a page, not a cut stream.
+    first = next(lines, "")
+
+    def body() -> Iterator[str]:
+        yield first
+        yield from lines
+
+    stamp = page.now().strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(
+        body(),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="otpgate-audit-{stamp}.jsonl"'},
+    )
+
+
+@router.get("/policy", response_class=HTMLResponse)
+def policy_form(page: AdminPage) -> HTMLResponse:
+    return page.render("admin/policy.html", policy=admin.get_policy(page.ctx),
+                       notice=take_flash(page))
+
+
+@router.post("/policy", response_class=HTMLResponse)
+def policy_submit(
+    page: AdminPage, require_all: Text = "", require_admins: Text = "", issuer: Text = ""
+) -> HTMLResponse | RedirectResponse:
+    try:
+        admin.set_policy(
+            page.ctx, page.origin, page.user_id,
+            require_all=require_all == "yes", require_admins=require_admins == "yes",
+            issuer=issuer,
+        )
+    except ServiceError as exc:
+        return page.render_problem("admin/policy.html", exc, policy=admin.get_policy(page.ctx))
+    flash(page, "policy_saved")
+    return page.redirect("/admin/policy")

@@ -1,0 +1,195 @@
+"""Logging in and out: password, second factor (code, recovery code, trusted device),
+language switch and first-run setup."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from otpgate.service import enrolment, login, setup, users
+from otpgate.service import web_sessions as ws
+from otpgate.service.errors import NotPermitted, ServiceError
+from otpgate.service.views import PasswordStep
+from otpgate.web import i18n
+from otpgate.web.deps import (
+    LEVEL_HOME,
+    Page,
+    anonymous_page,
+    any_page,
+    csrf_guard,
+    half_page,
+    safe_next,
+)
+from otpgate.web.flash import flash, take_flash
+from otpgate.web.sessions import DEVICE_COOKIE
+from otpgate.web.useragent import device_name
+
+__all__ = ["router"]
+
+router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
+
+AnyPage = Annotated[Page, Depends(any_page)]
+AnonymousPage = Annotated[Page, Depends(anonymous_page)]
+HalfPage = Annotated[Page, Depends(half_page)]
+Text = Annotated[str, Form(max_length=2000)]
+OptionalText = Annotated[str, Form(max_length=2000)]
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(page: AnonymousPage) -> HTMLResponse:
+    return page.render("login.html", notice=take_flash(page))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    page: AnonymousPage, username: Text = "", password: OptionalText = ""
+) -> HTMLResponse | RedirectResponse:
+    try:
+        step = login.check_password(page.ctx, page.origin, username, password)
+    except ServiceError as exc:
+        return page.render_problem("login.html", exc, username=username)
+    ws.purge_expired_sessions(page.ctx)
+    return _after_password(page, step)
+
+
+def _after_password(page: Page, step: PasswordStep) -> RedirectResponse:
+    user_id = step.user.id
+    if step.needs_second_factor:
+        device = page.request.cookies.get(DEVICE_COOKIE)
+        if device:
+            if login.check_trusted_device(page.ctx, page.origin, user_id, device):
+                page.session.rotate("full", user_id)
+                return page.redirect("/")
+            page.session.clear_device_cookie()
+        page.session.rotate("password", user_id)
+        return page.redirect(LEVEL_HOME["password"])
+    if step.must_enrol:
+        # The password was typed just now: it counts as the step-up enrolment asks for.
+        page.session.rotate("enrol", user_id, step_up=True)
+        return page.redirect(LEVEL_HOME["enrol"])
+    page.session.rotate("full", user_id)
+    return page.redirect("/")
+
+
+def _code_digits(page: Page) -> int:
+    creds = enrolment.list_credentials(page.ctx, page.user_id)
+    digits = {c.digits for c in creds}
+    return digits.pop() if len(digits) == 1 else 6
+
+
+def _two_factor(page: Page, status: int = 200, error: str | None = None) -> HTMLResponse:
+    digits = _code_digits(page)
+    return page.render(
+        "two_factor.html",
+        status,
+        error=error,
+        digits=digits,
+        placeholder="1234567890"[:digits],
+        trust_days=page.ctx.settings.trusted_device_days,
+    )
+
+
+@router.get("/login/2fa", response_class=HTMLResponse)
+def two_factor_form(page: HalfPage) -> HTMLResponse:
+    return _two_factor(page)
+
+
+@router.post("/login/2fa", response_class=HTMLResponse)
+def two_factor_submit(
+    page: HalfPage, code: Text = "", trust: OptionalText = ""
+) -> HTMLResponse | RedirectResponse:
+    try:
+        login.verify_code(page.ctx, page.origin, page.user_id, code)
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        response = _two_factor(page, problem.status, problem.message)
+        if problem.retry_after is not None:
+            response.headers["Retry-After"] = str(problem.retry_after)
+        return response
+    return _full(page, trust == "yes")
+
+
+def _full(page: Page, trust: bool) -> RedirectResponse:
+    user_id = page.user_id
+    if trust and page.ctx.settings.trusted_device_days > 0:
+        name = device_name(page.origin.user_agent)
+        token = login.trust_device(page.ctx, page.origin, user_id, name)
+        page.session.set_device_cookie(token, page.ctx.settings.trusted_device_days)
+    page.session.rotate("full", user_id)
+    return page.redirect("/")
+
+
+@router.get("/login/recovery", response_class=HTMLResponse)
+def recovery_form(page: HalfPage) -> HTMLResponse:
+    return page.render("recovery_login.html")
+
+
+@router.post("/login/recovery", response_class=HTMLResponse)
+def recovery_submit(page: HalfPage, code: Text = "") -> HTMLResponse | RedirectResponse:
+    try:
+        factor = login.verify_recovery_code(page.ctx, page.origin, page.user_id, code)
+    except ServiceError as exc:
+        return page.render_problem("recovery_login.html", exc)
+    response = _full(page, trust=False)
+    flash(page, "recovery_used", left=factor.recovery_codes_left)
+    return response
+
+
+@router.post("/login/cancel")
+def cancel(page: AnyPage) -> RedirectResponse:
+    # A new anonymous session: the old id (and its half-login) is dead at once.
+    page.session.rotate("anonymous", None)
+    return page.redirect("/login")
+
+
+@router.post("/logout")
+def logout(page: AnyPage) -> RedirectResponse:
+    page.session.rotate("anonymous", None)
+    flash(page, "logged_out")
+    return page.redirect("/login")
+
+
+@router.post("/lang")
+def switch_language(page: AnyPage, lang: Text = "", next: Text = "/") -> RedirectResponse:
+    if lang not in i18n.LOCALES:
+        lang = i18n.DEFAULT_LOCALE
+    page.session.update(lang=lang)
+    if page.user is not None and page.view.level == "full":
+        users.set_locale(page.ctx, page.user.id, lang)
+    return page.redirect(safe_next(next))
+
+
+@router.get("/setup", response_class=HTMLResponse)
+def setup_form(page: AnonymousPage, token: str = "") -> HTMLResponse:
+    if not setup.setup_token_needed(page.ctx):
+        return page.render("setup.html", 404, done=True)
+    return page.render("setup.html", token=token)
+
+
+@router.post("/setup", response_class=HTMLResponse)
+def setup_submit(
+    page: AnonymousPage,
+    token: Text = "",
+    username: Text = "",
+    password: OptionalText = "",
+    password2: OptionalText = "",
+) -> HTMLResponse | RedirectResponse:
+    if password != password2:
+        error = _("The two passwords are not the same.", page)
+        return page.render("setup.html", 400, token=token, username=username, error=error)
+    try:
+        setup.complete_setup(page.ctx, page.origin, token, username, password)
+    except NotPermitted:
+        error = _("This setup link is not valid: it was used or replaced, or setup is done.", page)
+        return page.render("setup.html", 403, token=token, username=username, error=error)
+    except ServiceError as exc:
+        return page.render_problem("setup.html", exc, token=token, username=username)
+    flash(page, "setup_done")
+    return page.redirect("/login")
+
+
+def _(message: str, page: Page) -> str:
+    with i18n.use_locale(page.locale):
+        return i18n.gettext(message)

@@ -1,0 +1,176 @@
+"""Profile → Security: 2FA status, enrolment (after a step-up), recovery codes,
+authenticators, trusted devices, recent events and the language setting."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from otpgate.service import audit, devices, enrolment, login, recovery, users
+from otpgate.service.errors import ServiceError, StepUpRequired
+from otpgate.web import i18n
+from otpgate.web.deps import Page, csrf_guard, enrol_page, full_page, safe_next
+from otpgate.web.flash import flash, take_flash
+
+__all__ = ["router"]
+
+router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
+
+FullPage = Annotated[Page, Depends(full_page)]
+EnrolPage = Annotated[Page, Depends(enrol_page)]
+Text = Annotated[str, Form(max_length=2000)]
+_EVENTS_SHOWN = 15
+
+
+def _step_up(page: Page, back: str) -> RedirectResponse:
+    return page.redirect(f"/security/step-up?next={quote(back, safe='/')}")
+
+
+def _security(page: Page, status: int = 200, error: str | None = None) -> HTMLResponse:
+    user_id = page.user_id
+    user = page.user
+    assert user is not None
+    creds = enrolment.list_credentials(page.ctx, user_id)
+    return page.render(
+        "security.html",
+        status,
+        error=error,
+        notice=take_flash(page),
+        credentials=creds,
+        codes_left=recovery.recovery_codes_left(page.ctx, user_id) if creds else None,
+        devices=devices.list_devices(page.ctx, user_id),
+        events=audit.query_audit(page.ctx, username=user.username, limit=_EVENTS_SHOWN),
+        half_period=min((c.period for c in creds), default=30) / 2,
+    )
+
+
+@router.get("/security", response_class=HTMLResponse)
+def security(page: FullPage) -> HTMLResponse:
+    return _security(page)
+
+
+@router.get("/security/step-up", response_class=HTMLResponse)
+def step_up_form(page: EnrolPage, next: str = "/security") -> HTMLResponse:
+    return page.render("step_up.html", next=safe_next(next, "/security"))
+
+
+@router.post("/security/step-up", response_class=HTMLResponse)
+def step_up_submit(
+    page: EnrolPage, password: Text = "", next: Text = "/security"
+) -> HTMLResponse | RedirectResponse:
+    back = safe_next(next, "/security")
+    try:
+        at = login.verify_step_up(page.ctx, page.origin, page.user_id, password)
+    except ServiceError as exc:
+        return page.render_problem("step_up.html", exc, next=back)
+    page.session.record_step_up(at)
+    return page.redirect(back)
+
+
+@router.get("/security/enable", response_class=HTMLResponse)
+def enable_form(page: EnrolPage) -> HTMLResponse | RedirectResponse:
+    try:
+        pending = enrolment.begin_enrolment(
+            page.ctx, page.origin, page.user_id, step_up_at=page.view.step_up_at
+        )
+    except StepUpRequired:
+        return _step_up(page, "/security/enable")
+    return page.render("enable.html", pending=pending, name="")
+
+
+@router.post("/security/enable", response_class=HTMLResponse)
+def enable_submit(
+    page: EnrolPage, credential_id: Text = "", name: Text = "", code: Text = ""
+) -> HTMLResponse | RedirectResponse:
+    try:
+        cred_id = int(credential_id)
+    except ValueError:
+        return page.redirect("/security/enable")
+    try:
+        codes = enrolment.confirm_enrolment(
+            page.ctx, page.origin, page.user_id, cred_id, code, name
+        )
+    except ServiceError as exc:
+        return page.render_problem(
+            "enable.html", exc, pending=None, credential_id=cred_id, name=name
+        )
+    if page.view.level == "enrol":
+        # 2FA proven just now: the enrolment-only session becomes a full one.
+        page.session.rotate("full", page.user_id)
+    if codes:
+        return _codes_page(page, codes, first=True)
+    flash(page, "authenticator_added")
+    return page.redirect("/security")
+
+
+def _codes_page(page: Page, codes: list[str], *, first: bool) -> HTMLResponse:
+    text = "\n".join(codes) + "\n"
+    return page.render(
+        "recovery_codes.html", codes=codes, download=quote(text, safe=""), first=first
+    )
+
+
+@router.post("/security/disable", response_class=HTMLResponse)
+def disable(
+    page: FullPage, password: Text = "", code: Text = ""
+) -> HTMLResponse | RedirectResponse:
+    try:
+        enrolment.disable_2fa(page.ctx, page.origin, page.user_id, password, code)
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        return _security(page, problem.status, problem.message)
+    flash(page, "twofa_disabled")
+    return page.redirect("/security")
+
+
+@router.post("/security/recovery-codes", response_class=HTMLResponse)
+def regenerate_codes(page: FullPage) -> HTMLResponse | RedirectResponse:
+    try:
+        codes = recovery.regenerate_recovery_codes(
+            page.ctx, page.origin, page.user_id, step_up_at=page.view.step_up_at
+        )
+    except StepUpRequired:
+        return _step_up(page, "/security")
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        return _security(page, problem.status, problem.message)
+    return _codes_page(page, codes, first=False)
+
+
+@router.post("/security/authenticators/{credential_id}/remove", response_class=HTMLResponse)
+def remove_authenticator(page: FullPage, credential_id: int) -> HTMLResponse | RedirectResponse:
+    try:
+        enrolment.remove_credential(
+            page.ctx, page.origin, page.user_id, credential_id, step_up_at=page.view.step_up_at
+        )
+    except StepUpRequired:
+        return _step_up(page, "/security")
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        return _security(page, problem.status, problem.message)
+    flash(page, "authenticator_removed")
+    return page.redirect("/security")
+
+
+@router.post("/security/devices/{device_id}/revoke", response_class=HTMLResponse)
+def revoke_device(page: FullPage, device_id: int) -> HTMLResponse | RedirectResponse:
+    try:
+        devices.revoke_device(page.ctx, page.origin, page.user_id, device_id)
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        return _security(page, problem.status, problem.message)
+    flash(page, "device_revoked")
+    return page.redirect("/security")
+
+
+@router.post("/security/language")
+def set_language(page: FullPage, lang: Text = "") -> RedirectResponse:
+    locale = lang if lang in i18n.LOCALES else None
+    users.set_locale(page.ctx, page.user_id, locale)
+    # The session's own pick would hide the setting: the setting is the newer choice.
+    page.session.update(lang=locale)
+    flash(page, "language_saved")
+    return page.redirect("/security")

@@ -1,0 +1,50 @@
+"""Templates: one Jinja environment, translated with the request's locale."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_datetime
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from otpgate.web import i18n
+
+__all__ = ["TEMPLATE_DIR", "environment", "render_html"]
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+
+def _when(value: datetime | None) -> str:
+    """A date and time in the page's language, in UTC (stated, so nobody guesses)."""
+    if value is None:
+        return i18n.gettext("never")
+    locale = i18n.current_locale()
+    text = format_datetime(value.astimezone(UTC), "medium", tzinfo=UTC, locale=locale)
+    return f"{text} UTC"
+
+
+def _build() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    # The callables look the locale up at call time, so one environment serves all requests.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
+    env.filters["when"] = _when
+    env.globals["LOCALES"] = i18n.LOCALES
+    return env
+
+
+environment = _build()
+
+
+def render_html(template: str, locale: str, values: dict[str, Any]) -> str:
+    with i18n.use_locale(locale):
+        return environment.get_template(template).render(locale=locale, **values)
