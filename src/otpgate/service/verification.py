@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, cast
 
 from sqlalchemy.orm import Session
 
-from otpgate.otp._params import Algorithm
+from otpgate.otp import Algorithm
 from otpgate.otp.codes import normalise_code
 from otpgate.otp.errors import MalformedCode, OtpError
 from otpgate.otp.hotp import Hotp
@@ -119,14 +119,21 @@ def _new_drift(cred: OtpCredential, offset: float) -> float:
 
 
 def check_code(
-    session: Session, ctx: Context, origin: Origin, user: User, code: object
+    session: Session,
+    ctx: Context,
+    origin: Origin,
+    user: User,
+    code: object,
+    *,
+    purpose: str = "login",
 ) -> SecondFactor | CodeRejected:
     """Check a one-time code of ``user`` inside the caller's transaction.
 
     Returns the success, or the :class:`CodeRejected` (``WRONG``) to raise *after* the
     transaction commits (so that the failure stays counted). Raises, for the transaction to
     roll back: :class:`InvalidInput`, :class:`CodeRejected` ``MALFORMED``/``REPLAYED``,
-    :class:`Locked`, :class:`NotEnrolled`, :class:`KeyUnavailable`.
+    :class:`Locked`, :class:`NotEnrolled`, :class:`KeyUnavailable`. A success is audited
+    as ``login.ok`` only when ``purpose`` is ``"login"``; other callers audit their own.
     """
     text = code_text(code)
     creds = repo.credentials_of(session, user.id, "active")
@@ -158,14 +165,15 @@ def check_code(
         ):
             throttle.succeed_attempt(session, account, forget=False)
             throttle.succeed_attempt(session, pair, forget=True)
-            record(
-                session,
-                ctx,
-                origin,
-                AuditKind.LOGIN_OK,
-                subject=user,
-                detail={"method": cred.kind, "credential_id": cred.id, "credential": cred.name},
-            )
+            if purpose == "login":
+                record(
+                    session,
+                    ctx,
+                    origin,
+                    AuditKind.LOGIN_OK,
+                    subject=user,
+                    detail={"method": cred.kind, "credential_id": cred.id, "credential": cred.name},
+                )
             return SecondFactor(
                 method="hotp" if cred.kind == "hotp" else "totp",
                 credential_id=cred.id,
@@ -175,7 +183,7 @@ def check_code(
         replayed = True  # an old step, or another request accepted this one first
     if replayed:
         raise CodeRejected(RejectReason.REPLAYED)
-    note_failure(session, ctx, origin, user, [account, pair], method="code")
+    note_failure(session, ctx, origin, user, [account, pair], method="code", purpose=purpose)
     return CodeRejected(RejectReason.WRONG)
 
 
@@ -187,6 +195,7 @@ def note_failure(
     attempts: list[throttle.Attempt],
     *,
     method: str,
+    purpose: str = "login",
 ) -> None:
     """Keep the counted failures, lock where the policy says so, and audit both."""
     now_dt = ctx.now_dt()
@@ -196,7 +205,11 @@ def note_failure(
         origin,
         AuditKind.LOGIN_CODE_FAILED,
         subject=user,
-        detail={"method": method, "failures": max(a.failures for a in attempts)},
+        detail={
+            "method": method,
+            "purpose": purpose,
+            "failures": max(a.failures for a in attempts),
+        },
     )
     for attempt in attempts:
         until = throttle.fail_attempt(session, attempt, now_dt)
