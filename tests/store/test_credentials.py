@@ -141,6 +141,18 @@ def test_delete_credentials_removes_all_of_one_user(factory: sessionmaker[Sessio
         assert [c.id for c in repo.credentials_of(s, bob.id)] == [kept.id]
 
 
+def test_deleted_rows_leave_the_session(factory: sessionmaker[Session]) -> None:
+    """A credential loaded before a bulk delete is gone from the session, and commit works."""
+    with transaction(factory) as s:
+        uid = new_user(s).id
+        cred = new_credential(s, uid)
+    with transaction(factory) as s:
+        loaded = repo.get_credential(s, cred.id)
+        assert repo.delete_credentials(s, uid) == 1
+        assert loaded not in s
+        assert repo.get_credential(s, cred.id) is None
+
+
 def test_delete_expired_pending(factory: sessionmaker[Session]) -> None:
     """Only pending credentials whose expiry is at or before now are deleted."""
     with transaction(factory) as s:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import multiprocessing
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, Table, inspect, text
 
 from otpgate.store.db import make_engine
+from otpgate.store.errors import DatabaseUnavailable, SchemaMismatch
 from otpgate.store.models import Base
 from otpgate.store.schema import (
     MIGRATIONS_DIR,
@@ -128,3 +130,28 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
     assert MIGRATIONS_DIR.parent.name == "store"
+
+
+def test_unknown_revision_is_a_schema_mismatch(fresh_db_url: str) -> None:
+    """A database stamped by a newer otpgate raises SchemaMismatch and is left as it was."""
+    engine = make_engine(fresh_db_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+        with pytest.raises(SchemaMismatch) as info:
+            upgrade(engine)
+        assert "\n" not in str(info.value)
+        assert current_revision(engine) == "f00d"
+    finally:
+        engine.dispose()
+
+
+def test_current_revision_of_unreachable_database() -> None:
+    """Asking an unreachable server for its revision raises DatabaseUnavailable."""
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            current_revision(engine)
+    finally:
+        engine.dispose()

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from otpgate.store import repositories as repo
 from otpgate.store.db import transaction
-from otpgate.store.errors import Conflict
+from otpgate.store.errors import Conflict, InvalidValue
 
 from ._helpers import NOW, new_user
 
@@ -110,3 +110,17 @@ def test_count_users(factory: sessionmaker[Session]) -> None:
         new_user(s, "a")
         repo.add_user(s, username="b", password_hash="h", created_at=NOW, is_active=False)
         assert repo.count_users(s) == 2
+
+
+def test_too_long_username_on_postgres_is_invalid_value(factory: sessionmaker[Session]) -> None:
+    """PostgreSQL refuses a 151-character name as InvalidValue and the transaction goes on."""
+    with transaction(factory) as s:
+        postgres = s.get_bind().dialect.name == "postgresql"
+        if postgres:
+            with pytest.raises(InvalidValue):
+                new_user(s, "x" * 151)
+        else:  # SQLite does not check lengths; the service layer does it first
+            new_user(s, "x" * 151)
+        new_user(s, "bob")
+    with transaction(factory) as s:
+        assert repo.count_users(s) == (1 if postgres else 2)

@@ -7,10 +7,10 @@ from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy import CursorResult, Executable
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from otpgate.store.errors import Conflict
+from otpgate.store.errors import Conflict, InvalidValue
 from otpgate.store.models import Base
 
 __all__ = ["conflict_message", "insert_all", "insert_row", "rowcount", "upsert"]
@@ -21,8 +21,9 @@ _Row = TypeVar("_Row", bound=Base)
 def insert_row(s: Session, row: _Row) -> _Row:
     """Add ``row`` and flush it now, so it has its id and a duplicate raises here.
 
-    The flush runs in a SAVEPOINT: a :class:`Conflict` leaves the caller's transaction
-    usable and unchanged instead of doomed.
+    The flush runs in a SAVEPOINT: a :class:`Conflict` (duplicate, missing referenced
+    row) or :class:`InvalidValue` (too long for its column…) leaves the caller's
+    transaction usable and unchanged instead of doomed.
     """
     insert_all(s, [row])
     return row
@@ -37,6 +38,9 @@ def insert_all(s: Session, rows: Sequence[Base]) -> None:
             s.add_all(rows)
     except IntegrityError as exc:
         raise Conflict(conflict_message(rows[0].__tablename__, exc)) from None
+    except DataError:
+        table = rows[0].__tablename__
+        raise InvalidValue(f"{table}: a value does not fit its column") from None
 
 
 def conflict_message(table: str, exc: IntegrityError) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DataError,
     DBAPIError,
     IntegrityError,
     InterfaceError,
@@ -22,7 +23,12 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from otpgate.store.errors import Conflict, DatabaseUnavailable, InvalidDatabaseUrl
+from otpgate.store.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    InvalidDatabaseUrl,
+    InvalidValue,
+)
 
 __all__ = ["make_engine", "make_session_factory", "transaction", "translate_errors"]
 
@@ -67,8 +73,9 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any error.
 
     Database errors leave as store errors with a one-line message: a broken unique or
-    foreign-key constraint as :class:`Conflict`, an unreachable or busy database as
-    :class:`DatabaseUnavailable`. Other exceptions pass through unchanged.
+    foreign-key constraint as :class:`Conflict`, a value that does not fit its column as
+    :class:`InvalidValue`, an unreachable or busy database as :class:`DatabaseUnavailable`.
+    Other exceptions pass through unchanged.
     """
     with translate_errors(), factory() as session, session.begin():
         yield session
@@ -83,6 +90,8 @@ def translate_errors() -> Iterator[None]:
         # The parameters may hold hashes or names: only the server's first line is kept,
         # and the original is not chained (it prints the statement and its parameters).
         raise Conflict(f"conflict with stored data: {_first_line(exc)}") from None
+    except DataError as exc:
+        raise InvalidValue(f"value not accepted by the database: {_first_line(exc)}") from None
     except (OperationalError, InterfaceError) as exc:
         raise DatabaseUnavailable(f"database unavailable: {_first_line(exc)}") from None
     except DBAPIError as exc:

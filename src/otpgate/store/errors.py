@@ -7,7 +7,15 @@ database password.
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "DatabaseUnavailable", "InvalidDatabaseUrl", "NotFound", "StoreError"]
+__all__ = [
+    "Conflict",
+    "DatabaseUnavailable",
+    "InvalidDatabaseUrl",
+    "InvalidValue",
+    "NotFound",
+    "SchemaMismatch",
+    "StoreError",
+]
 
 
 class StoreError(Exception):
@@ -28,3 +36,11 @@ class DatabaseUnavailable(StoreError):  # noqa: N818 - names fixed by the contra
 
 class InvalidDatabaseUrl(StoreError, ValueError):  # noqa: N818 - names fixed by the contract
     """The database URL is malformed or names a backend other than SQLite or PostgreSQL."""
+
+
+class InvalidValue(StoreError, ValueError):  # noqa: N818 - named like its siblings
+    """A value does not fit its column (too long, out of range, a NUL character)."""
+
+
+class SchemaMismatch(StoreError):  # noqa: N818 - named like its siblings
+    """The database's schema revision is unknown to this version of otpgate."""

@@ -12,9 +12,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, text
 
 from otpgate.store.db import translate_errors
+from otpgate.store.errors import SchemaMismatch
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision", "upgrade"]
 
@@ -40,13 +42,19 @@ def upgrade(engine: Engine) -> None:
     Safe when several processes start at once: on PostgreSQL an advisory lock makes
     them take turns, on SQLite the write lock taken at ``BEGIN IMMEDIATE`` does. All
     migrations run in one transaction, so a failed upgrade leaves the schema unchanged.
+    Raises :class:`SchemaMismatch` if the database is at a revision this version does not
+    know (written by a newer otpgate).
     """
     cfg = alembic_config()
-    with translate_errors(), engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UPGRADE_LOCK_KEY})
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    try:
+        with translate_errors(), engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UPGRADE_LOCK_KEY})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except CommandError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown revision"
+        raise SchemaMismatch(f"cannot upgrade the database schema: {first}") from None
 
 
 def current_revision(engine: Engine) -> str | None:
