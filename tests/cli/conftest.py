@@ -131,3 +131,23 @@ def password_ok(ctx: Context, username: str, password: str) -> bool:
         return ctx.hasher.verify(stored, password)
     except PasswordMismatch:
         return False
+
+
+def enrol_totp(ctx: Context, username: str, name: str = "My phone") -> str:
+    """Give the user a confirmed TOTP authenticator (at the fixed time T0); its base32 secret.
+
+    The confirming code is computed with pyotp, not with our own OTP code.
+    """
+    import pyotp
+
+    from otpgate.service import enrolment, users
+
+    user = users.find_user(ctx, username)
+    pending = enrolment.begin_enrolment(ctx, OPERATOR_AS_USER, user.id, step_up_at=ctx.now_dt())
+    code = pyotp.TOTP(pending.secret_b32).at(T0)
+    enrolment.confirm_enrolment(ctx, OPERATOR_AS_USER, user.id, pending.credential_id, code, name)
+    return pending.secret_b32
+
+
+# Enrolment is something users do from the portal.
+OPERATOR_AS_USER = Origin(source="web", client_addr="127.0.0.1", user_agent="pytest")

@@ -25,6 +25,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "restart running `otpgate serve` processes so they load the new key.",
     )
     rotate.add_argument(
+        "--no-new-key", action="store_true",
+        help="do not add a key to the key file: finish an interrupted rotation, or catch "
+        "secrets sealed under an older key since",
+    )
+    rotate.add_argument(
         "--batch-size", type=int, default=200, metavar="N",
         help="secrets re-encrypted per transaction (default 200)",
     )
@@ -38,13 +43,13 @@ def _rotate(args: argparse.Namespace) -> int:
     if not 1 <= args.batch_size <= 10_000:
         raise CliError("--batch-size must be between 1 and 10000", EXIT_BAD_INPUT)
     settings = read_settings()
-    from_file = not settings.secret_keys
+    add_key = not settings.secret_keys and not args.no_new_key
     with operator_context(settings) as opened:
         ctx = opened
         # The context is open first: a database we cannot reach or a schema that is not
         # current stops us before the key file changes.
         old_primary = ctx.keyring.primary_id
-        if from_file:
+        if add_key:
             new_primary = add_key_to_file(settings.key_file)
             ctx = dataclasses.replace(
                 ctx, keyring=load_keyring(settings.secret_keys, settings.key_file)
@@ -52,14 +57,16 @@ def _rotate(args: argparse.Namespace) -> int:
             print(f"Added key {new_primary} to {settings.key_file} as the primary key "
                   f"(the previous primary was {old_primary}; older keys are kept).")
         else:
-            print(f"Primary key {old_primary} from OTPGATE_SECRET_KEYS "
+            source = "OTPGATE_SECRET_KEYS" if settings.secret_keys else str(settings.key_file)
+            print(f"Primary key {old_primary} from {source} "
                   f"({len(ctx.keyring.ids)} keys configured).")
         count = keys.rotate_keys(ctx, operator_origin(), batch_size=args.batch_size)
     print(f"Re-encrypted {count} secret{'s' if count != 1 else ''} "
           f"under key {ctx.keyring.primary_id}.")
     others = [kid for kid in ctx.keyring.ids if kid != ctx.keyring.primary_id]
     if others:
+        again = "otpgate keys rotate" + ("" if settings.secret_keys else " --no-new-key")
         print(f"Older keys still configured: {', '.join(others)}. Restart running "
-              "`otpgate serve` processes so they load the new key, run `otpgate keys "
-              "rotate` again until it re-encrypts 0 secrets, then you may remove them.")
+              f"`otpgate serve` processes so they load the new key, run `{again}` (it "
+              "should re-encrypt 0 secrets), then you may remove the older keys.")
     return 0
