@@ -161,6 +161,8 @@ def _parse(text: object, *, allow_short_key: bool) -> OtpUri:
     if not text[: len(_SCHEME)].lower() == _SCHEME:
         raise InvalidUri("not an otpauth:// URI")
     kind_text, slash, rest = text[len(_SCHEME) :].partition("/")
+    if "?" in kind_text:  # otpauth://totp?secret=… : the label is missing
+        kind_text, slash = kind_text.partition("?")[0], ""
     kind = _kind(kind_text)
     if not slash:
         raise InvalidUri("missing label: expected otpauth://TYPE/ISSUER:ACCOUNT?secret=…")
