@@ -63,3 +63,14 @@ def test_refused_resets_change_nothing(
     assert result.code == code, result
     one_line(result.err)
     assert dump() == before
+
+
+def test_status_and_show_of_a_deactivated_user(run: Run, bob_with_2fa: Context) -> None:
+    """A deactivated account can still be inspected by the operator."""
+    assert run("user", "deactivate", "bob").code == 0
+    status = run("2fa", "status", "bob")
+    assert status.code == 0, status.err
+    assert "(deactivated)" in status.out
+    show = run("user", "show", "bob")
+    assert show.code == 0, show.err
+    assert "Active:              no" in show.out

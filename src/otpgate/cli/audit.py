@@ -72,4 +72,12 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _detail(detail: dict[str, object]) -> str:
-    return clean(" ".join(f"{key}={value}" for key, value in sorted(detail.items())))
+    return clean(" ".join(f"{key}={_value(value)}" for key, value in sorted(detail.items())))
+
+
+def _value(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{v}" for k, v in sorted(value.items()))
+    return str(value)

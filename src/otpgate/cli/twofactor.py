@@ -54,19 +54,23 @@ def _reset(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from otpgate.service import admin, enrolment, recovery, users
+    from otpgate.service import admin, devices, enrolment, recovery, users
 
     with operator_context() as ctx:
         view = users.find_user(ctx, args.username)
-        creds = enrolment.list_credentials(ctx, view.id)
-        codes_left = recovery.recovery_codes_left(ctx, view.id)
         locked_until = admin.lock_state(ctx, view.id)
         policy = admin.get_policy(ctx)
+        # The service reads authenticators of active accounts only.
+        creds = enrolment.list_credentials(ctx, view.id) if view.is_active else []
+        codes_left = recovery.recovery_codes_left(ctx, view.id) if view.is_active else 0
+        trusted = devices.list_devices(ctx, view.id) if view.is_active else []
     required = policy.require_all or (policy.require_admins and view.is_admin)
-    print(f"User:            {clean(view.username)}")
+    print(f"User:            {clean(view.username)}"
+          f"{'' if view.is_active else ' (deactivated)'}")
     print(f"Two-factor:      {'on' if view.has_2fa else 'off'}"
           f"{' (required by policy)' if required else ''}")
     print(f"Recovery codes:  {codes_left} left")
+    print(f"Trusted devices: {len(trusted)}")
     print(f"Locked until:    {when(locked_until, 'not locked')}")
     if creds:
         rows = [

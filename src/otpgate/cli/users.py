@@ -148,6 +148,9 @@ def _show(args: argparse.Namespace) -> int:
 def _details(ctx: Context, view: UserView) -> dict[str, Any]:
     from otpgate.service import admin, enrolment, recovery
 
+    if not view.is_active:  # the service reads authenticators of active accounts only
+        return {"locked_until": admin.lock_state(ctx, view.id), "recovery_codes_left": 0,
+                "authenticators": []}
     creds = enrolment.list_credentials(ctx, view.id)
     return {
         "locked_until": admin.lock_state(ctx, view.id),
