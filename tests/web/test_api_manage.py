@@ -204,7 +204,7 @@ def test_audit_filters_and_pages(api: ApiHarness) -> None:
     ],
 )
 def test_audit_bad_filters(
-    api: ApiHarness, params: dict[str, object], status: int, error: str
+    api: ApiHarness, params: dict[str, str | int], status: int, error: str
 ) -> None:
     """Bad audit filters are refused with the right status, in JSON and in JSON lines."""
     admin = api.auth("admin")

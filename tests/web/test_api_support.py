@@ -70,7 +70,7 @@ class ApiHarness:
 
     def enrolled(self, username: str) -> tuple[UserView, str]:
         """A user with one confirmed TOTP authenticator, and its secret; the clock is then
-        moved to the next step so the confirming code is not the only fresh one."""
+        moved two steps on, so every code of the accepted window is fresh."""
         user = self.user(username)
         pending = enrolment.begin_enrolment(
             self.ctx, OPERATOR, user.id, step_up_at=self.ctx.now_dt(), name="phone"
@@ -79,7 +79,7 @@ class ApiHarness:
             self.ctx, OPERATOR, user.id, pending.credential_id,
             self.code(pending.secret_b32), "phone",
         )
-        self.clock.advance(30)
+        self.clock.advance(60)
         return user, pending.secret_b32
 
 
