@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -205,7 +206,7 @@ def test_remove_one_of_two_then_the_last(ctx: Context, web: Origin, make_user: M
     ("kind", "name"), [("sms", ""), ("totp", 42), ("totp", "x" * 101), (None, "")]
 )
 def test_begin_refuses_bad_kind_or_name(
-    ctx: Context, web: Origin, make_user: MakeUser, kind: object, name: object
+    ctx: Context, web: Origin, make_user: MakeUser, kind: Any, name: Any
 ) -> None:
     """Unknown kinds and bad names are InvalidInput."""
     user = make_user("alice")
@@ -216,5 +217,5 @@ def test_begin_refuses_bad_kind_or_name(
             user.id,
             step_up_at=ctx.now_dt(),
             kind=kind,
-            name=name,  # type: ignore[arg-type]
+            name=name,
         )
