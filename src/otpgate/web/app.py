@@ -30,10 +30,12 @@ from otpgate.web.pages import account, admin, auth, security
 from otpgate.web.render import render_html
 from otpgate.web.sessions import SessionMiddleware, session_handle
 
-__all__ = ["app_from_env", "create_app"]
+__all__ = ["PAGE_MODULES", "app_from_env", "create_app"]
 
 log = logging.getLogger("otpgate.web")
 STATIC_DIR = Path(__file__).parent / "static"
+# Each has a ``router`` of HTML pages (kept out of the OpenAPI document).
+PAGE_MODULES = (auth, account, security, admin)
 
 
 def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
@@ -48,7 +50,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         description="Two-factor authentication (TOTP/HOTP) service: JSON API.",
     )
     app.state.ctx = ctx
-    for module in (auth, account, security, admin):
+    for module in PAGE_MODULES:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_pages(app)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form
-from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from otpgate.service import admin, audit, enrolment, users
 from otpgate.service.audit import AuditKind
@@ -54,7 +54,7 @@ def new_user_submit(
     email: Text = "",
     password: Text = "",
     is_admin: Text = "",
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     values = {"username": username, "display_name": display_name, "email": email}
     try:
         created = users.create_user(
@@ -97,7 +97,7 @@ def user_detail(page: AdminPage, user_id: int) -> HTMLResponse:
 @router.post("/users/{user_id}/reset-2fa", response_class=HTMLResponse)
 def reset_2fa(
     page: AdminPage, user_id: int, note: Text = ""
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     try:
         admin.reset_2fa(page.ctx, page.origin, page.user_id, user_id, note)
     except ServiceError as exc:
@@ -108,7 +108,7 @@ def reset_2fa(
 
 
 @router.post("/users/{user_id}/unlock", response_class=HTMLResponse)
-def unlock(page: AdminPage, user_id: int) -> HTMLResponse | RedirectResponse:
+def unlock(page: AdminPage, user_id: int) -> Response:
     try:
         admin.unlock_user(page.ctx, page.origin, page.user_id, user_id)
     except ServiceError as exc:
@@ -119,7 +119,7 @@ def unlock(page: AdminPage, user_id: int) -> HTMLResponse | RedirectResponse:
 
 
 @router.post("/users/{user_id}/deactivate", response_class=HTMLResponse)
-def deactivate(page: AdminPage, user_id: int) -> HTMLResponse | RedirectResponse:
+def deactivate(page: AdminPage, user_id: int) -> Response:
     try:
         users.deactivate_user(page.ctx, page.origin, page.user_id, user_id)
     except ServiceError as exc:
@@ -197,7 +197,7 @@ def policy_form(page: AdminPage) -> HTMLResponse:
 @router.post("/policy", response_class=HTMLResponse)
 def policy_submit(
     page: AdminPage, require_all: Text = "", require_admins: Text = "", issuer: Text = ""
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     try:
         admin.set_policy(
             page.ctx, page.origin, page.user_id,

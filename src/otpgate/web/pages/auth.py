@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from otpgate.service import enrolment, login, setup, users
 from otpgate.service import web_sessions as ws
@@ -45,7 +45,7 @@ def login_form(page: AnonymousPage) -> HTMLResponse:
 @router.post("/login", response_class=HTMLResponse)
 def login_submit(
     page: AnonymousPage, username: Text = "", password: OptionalText = ""
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     try:
         step = login.check_password(page.ctx, page.origin, username, password)
     except ServiceError as exc:
@@ -99,7 +99,7 @@ def two_factor_form(page: HalfPage) -> HTMLResponse:
 @router.post("/login/2fa", response_class=HTMLResponse)
 def two_factor_submit(
     page: HalfPage, code: Text = "", trust: OptionalText = ""
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     try:
         login.verify_code(page.ctx, page.origin, page.user_id, code)
     except ServiceError as exc:
@@ -127,7 +127,7 @@ def recovery_form(page: HalfPage) -> HTMLResponse:
 
 
 @router.post("/login/recovery", response_class=HTMLResponse)
-def recovery_submit(page: HalfPage, code: Text = "") -> HTMLResponse | RedirectResponse:
+def recovery_submit(page: HalfPage, code: Text = "") -> Response:
     try:
         factor = login.verify_recovery_code(page.ctx, page.origin, page.user_id, code)
     except ServiceError as exc:
@@ -175,7 +175,7 @@ def setup_submit(
     username: Text = "",
     password: OptionalText = "",
     password2: OptionalText = "",
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     if password != password2:
         error = _("The two passwords are not the same.", page)
         return page.render("setup.html", 400, token=token, username=username, error=error)

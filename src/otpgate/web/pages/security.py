@@ -7,7 +7,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from otpgate.service import audit, devices, enrolment, login, recovery, users
 from otpgate.service.errors import ServiceError, StepUpRequired
@@ -60,7 +60,7 @@ def step_up_form(page: EnrolPage, next: str = "/security") -> HTMLResponse:
 @router.post("/security/step-up", response_class=HTMLResponse)
 def step_up_submit(
     page: EnrolPage, password: Text = "", next: Text = "/security"
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     back = safe_next(next, "/security")
     try:
         at = login.verify_step_up(page.ctx, page.origin, page.user_id, password)
@@ -71,7 +71,7 @@ def step_up_submit(
 
 
 @router.get("/security/enable", response_class=HTMLResponse)
-def enable_form(page: EnrolPage) -> HTMLResponse | RedirectResponse:
+def enable_form(page: EnrolPage) -> Response:
     try:
         pending = enrolment.begin_enrolment(
             page.ctx, page.origin, page.user_id, step_up_at=page.view.step_up_at
@@ -84,7 +84,7 @@ def enable_form(page: EnrolPage) -> HTMLResponse | RedirectResponse:
 @router.post("/security/enable", response_class=HTMLResponse)
 def enable_submit(
     page: EnrolPage, credential_id: Text = "", name: Text = "", code: Text = ""
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     try:
         cred_id = int(credential_id)
     except ValueError:
@@ -116,7 +116,7 @@ def _codes_page(page: Page, codes: list[str], *, first: bool) -> HTMLResponse:
 @router.post("/security/disable", response_class=HTMLResponse)
 def disable(
     page: FullPage, password: Text = "", code: Text = ""
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     try:
         enrolment.disable_2fa(page.ctx, page.origin, page.user_id, password, code)
     except ServiceError as exc:
@@ -127,7 +127,7 @@ def disable(
 
 
 @router.post("/security/recovery-codes", response_class=HTMLResponse)
-def regenerate_codes(page: FullPage) -> HTMLResponse | RedirectResponse:
+def regenerate_codes(page: FullPage) -> Response:
     try:
         codes = recovery.regenerate_recovery_codes(
             page.ctx, page.origin, page.user_id, step_up_at=page.view.step_up_at
@@ -141,7 +141,7 @@ def regenerate_codes(page: FullPage) -> HTMLResponse | RedirectResponse:
 
 
 @router.post("/security/authenticators/{credential_id}/remove", response_class=HTMLResponse)
-def remove_authenticator(page: FullPage, credential_id: int) -> HTMLResponse | RedirectResponse:
+def remove_authenticator(page: FullPage, credential_id: int) -> Response:
     try:
         enrolment.remove_credential(
             page.ctx, page.origin, page.user_id, credential_id, step_up_at=page.view.step_up_at
@@ -156,7 +156,7 @@ def remove_authenticator(page: FullPage, credential_id: int) -> HTMLResponse | R
 
 
 @router.post("/security/devices/{device_id}/revoke", response_class=HTMLResponse)
-def revoke_device(page: FullPage, device_id: int) -> HTMLResponse | RedirectResponse:
+def revoke_device(page: FullPage, device_id: int) -> Response:
     try:
         devices.revoke_device(page.ctx, page.origin, page.user_id, device_id)
     except ServiceError as exc:
