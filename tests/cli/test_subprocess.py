@@ -7,7 +7,6 @@ import select
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +18,13 @@ PASSWORD = "correct horse battery"
 TIMEOUT = 60
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """A process environment on an embedded SQLite file, with alice already created."""
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A process environment on an embedded SQLite file, with alice already created.
+
+    Shared by the tests of this module: each of them is refused and changes nothing.
+    """
+    tmp_path = tmp_path_factory.mktemp("subprocess")
     environ = {k: v for k, v in os.environ.items() if not k.startswith("OTPGATE_")}
     environ.update(
         OTPGATE_HOME=str(tmp_path / "home"),
