@@ -217,7 +217,10 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"otpgate serve exited with {self.proc.returncode}; see {log}")
+                tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+                raise RuntimeError(
+                    f"otpgate serve exited with {self.proc.returncode}: " + " / ".join(tail)
+                )
             try:
                 with urllib.request.urlopen(
                     f"http://127.0.0.1:{self.port}/openapi.json", timeout=2

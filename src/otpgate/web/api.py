@@ -232,12 +232,20 @@ def query_audit(
     request: Request,
     caller: AdminCaller,
     *,
-    user: Annotated[str | None, Query(min_length=1, max_length=150)] = None,
-    kind: Annotated[str | None, Query(max_length=64, examples=["2fa.reset"])] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    user: Annotated[
+        str | None, Query(min_length=1, max_length=150, description="Subject's username.")
+    ] = None,
+    kind: Annotated[
+        str | None, Query(max_length=64, description="Event kind.", examples=["2fa.reset"])
+    ] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Only events at or after this time.")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="Only events before this time.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Page size (JSON).")] = 100,
+    offset: Annotated[int, Query(ge=0, description="Events to skip (JSON).")] = 0,
 ) -> Response | AuditPage:
     ctx = caller.ctx
     if NDJSON in request.headers.get("accept", ""):

@@ -30,7 +30,9 @@ def _ref(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _type_of(doc: dict[str, Any], schema: dict[str, Any]) -> str:
-    schema = _ref(doc, schema)
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return ref.rsplit("/", 1)[-1]
     if "anyOf" in schema:
         return " or ".join(_type_of(doc, s) for s in schema["anyOf"])
     if "enum" in schema:
