@@ -32,7 +32,7 @@ from otpgate.store.errors import (
 
 __all__ = ["make_engine", "make_session_factory", "transaction", "translate_errors"]
 
-# Seconds a SQLite writer waits for another writer's lock before giving up.
+# Milliseconds a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Seconds to wait for a PostgreSQL server before reporting it unavailable.
 PG_CONNECT_TIMEOUT_S = 10

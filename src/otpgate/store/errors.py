@@ -22,25 +22,25 @@ class StoreError(Exception):
     """Root of the store layer's errors; never raised itself."""
 
 
-class NotFound(StoreError):  # noqa: N818 - names fixed by the contract
+class NotFound(StoreError):
     """The row asked for does not exist."""
 
 
-class Conflict(StoreError):  # noqa: N818 - names fixed by the contract
+class Conflict(StoreError):
     """A write broke a uniqueness or foreign-key constraint (e.g. a duplicate username)."""
 
 
-class DatabaseUnavailable(StoreError):  # noqa: N818 - names fixed by the contract
+class DatabaseUnavailable(StoreError):
     """The database cannot be reached or refused the connection."""
 
 
-class InvalidDatabaseUrl(StoreError, ValueError):  # noqa: N818 - names fixed by the contract
+class InvalidDatabaseUrl(StoreError, ValueError):
     """The database URL is malformed or names a backend other than SQLite or PostgreSQL."""
 
 
-class InvalidValue(StoreError, ValueError):  # noqa: N818 - named like its siblings
+class InvalidValue(StoreError, ValueError):
     """A value does not fit its column (too long, out of range, a NUL character)."""
 
 
-class SchemaMismatch(StoreError):  # noqa: N818 - named like its siblings
+class SchemaMismatch(StoreError):
     """The database's schema revision is unknown to this version of otpgate."""
