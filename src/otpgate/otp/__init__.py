@@ -27,11 +27,20 @@ from otpgate.otp.errors import (
 )
 from otpgate.otp.hotp import Hotp
 from otpgate.otp.qr import qr_png, qr_svg, qr_terminal
-from otpgate.otp.secrets import b32decode, b32encode, grouped, new_secret
+from otpgate.otp.secrets import (
+    DEFAULT_SECRET_BYTES,
+    MIN_SECRET_BYTES,
+    b32decode,
+    b32encode,
+    grouped,
+    new_secret,
+)
 from otpgate.otp.totp import Totp
 from otpgate.otp.uri import Kind, OtpUri, build_uri, parse_uri
 
 __all__ = [
+    "DEFAULT_SECRET_BYTES",
+    "MIN_SECRET_BYTES",
     "Algorithm",
     "Hotp",
     "InvalidParameter",

@@ -17,10 +17,19 @@ from typing import Final
 from otpgate.otp._params import MAX_KEY_BYTES, MIN_KEY_BYTES
 from otpgate.otp.errors import InvalidParameter, InvalidSecret
 
-__all__ = ["DEFAULT_SECRET_BYTES", "b32decode", "b32encode", "grouped", "new_secret"]
+__all__ = [
+    "DEFAULT_SECRET_BYTES",
+    "MIN_SECRET_BYTES",
+    "b32decode",
+    "b32encode",
+    "grouped",
+    "new_secret",
+]
 
 # 160 bits, as RFC 4226 section 4 recommends (and what every app expects).
 DEFAULT_SECRET_BYTES: Final = 20
+# 128 bits: RFC 4226 section 4, requirement R6.
+MIN_SECRET_BYTES: Final = MIN_KEY_BYTES
 _MAX_TEXT: Final = MAX_KEY_BYTES * 8 // 5 * 2  # generous room for separators
 _B32_TEXT = re.compile(r"[A-Z2-7]*")
 # Characters left in the last 8-character group: 1, 3 and 6 cannot end a base32 text.
