@@ -36,7 +36,7 @@ def _page_routes(web: Portal) -> list[tuple[str, str]]:
     for route in routes:
         assert isinstance(route, APIRoute)
         path = re.sub(r"\{[^}]+\}", "1", route.path)
-        for method in sorted(route.methods - {"HEAD"}):
+        for method in sorted((route.methods or set()) - {"HEAD"}):
             found.append((method, path))
     assert len(found) > 25
     return found

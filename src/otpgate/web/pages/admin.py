@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 
 from otpgate.service import admin, audit, enrolment, users
 from otpgate.service.audit import AuditKind
-from otpgate.service.errors import InvalidInput, ServiceError
+from otpgate.service.errors import AccountDisabled, InvalidInput, ServiceError
 from otpgate.web.deps import Page, admin_page, csrf_guard
 from otpgate.web.flash import flash, take_flash
 
@@ -76,6 +76,10 @@ def new_user_submit(
 def _user_page(page: Page, user_id: int, status: int = 200, error: str | None = None,
                note: str = "") -> HTMLResponse:
     subject = users.get_user(page.ctx, user_id)
+    try:
+        credentials = enrolment.list_credentials(page.ctx, user_id)
+    except AccountDisabled:
+        credentials = []  # the service lists authenticators of active accounts only
     return page.render(
         "admin/user.html",
         status,
@@ -84,7 +88,7 @@ def _user_page(page: Page, user_id: int, status: int = 200, error: str | None = 
         notice=take_flash(page),
         subject=subject,
         locked_until=admin.lock_state(page.ctx, user_id),
-        credentials=enrolment.list_credentials(page.ctx, user_id),
+        credentials=credentials,
         events=audit.query_audit(page.ctx, username=subject.username, limit=20),
     )
 
