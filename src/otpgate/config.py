@@ -6,6 +6,7 @@ Nothing below the adapters reads the environment; they receive a :class:`Setting
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,23 @@ def _str(env: Mapping[str, str], name: str, default: str) -> str:
     return default if raw is None or raw.strip() == "" else raw.strip()
 
 
+_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+_DOMAIN = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
+
+
+def _domain(env: Mapping[str, str], name: str) -> str:
+    # Goes into a Set-Cookie header: only a plain host name may pass.
+    raw = _str(env, name, "").lower().removeprefix(".")
+    if raw and not _DOMAIN.fullmatch(raw):
+        raise ConfigError(f"{name} must be a domain name like example.com, got {raw!r}")
+    return raw
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = _str(env, name, "")
+    return Path(raw) if raw else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of otpgate, with production defaults.
@@ -81,6 +99,10 @@ class Settings:
     cookie_secure: bool = False
     trust_proxy_headers: bool = False
     base_url: str = ""
+    # Domain attribute of the session cookie ("example.com": one login serves every
+    # subdomain); empty = host-only cookie. Protected sites: a TOML file (see sites.py).
+    cookie_domain: str = ""
+    sites_file: Path | None = None
 
     @property
     def effective_database_url(self) -> str:
@@ -128,4 +150,6 @@ class Settings:
             cookie_secure=_bool(e, "OTPGATE_COOKIE_SECURE", d.cookie_secure),
             trust_proxy_headers=_bool(e, "OTPGATE_TRUST_PROXY_HEADERS", d.trust_proxy_headers),
             base_url=_str(e, "OTPGATE_BASE_URL", ""),
+            cookie_domain=_domain(e, "OTPGATE_COOKIE_DOMAIN"),
+            sites_file=_path(e, "OTPGATE_SITES_FILE"),
         )

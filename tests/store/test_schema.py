@@ -56,9 +56,9 @@ def test_upgrade_of_a_fresh_database_reaches_head_and_can_run_again(fresh_db_url
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0001"
+        assert current_revision(engine) == head_revision() == "0002"
         upgrade(engine)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
         assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {
             "alembic_version"
         }
@@ -87,7 +87,7 @@ def test_two_processes_upgrading_at_once_both_succeed(fresh_db_url: str) -> None
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
         revisions = pool.map_async(upgrade_url, [fresh_db_url, fresh_db_url]).get(timeout=120)
-    assert revisions == ["0001", "0001"]
+    assert revisions == ["0002", "0002"]
 
 
 def test_timestamps_are_stored_with_time_zone_on_postgres(engine: Engine) -> None:

@@ -55,6 +55,8 @@ class AuditKind(StrEnum):
     API_TOKEN_CREATED = "api_token.created"
     API_TOKEN_REVOKED = "api_token.revoked"
     SETUP_COMPLETED = "setup.completed"
+    GROUP_ADDED = "group.added"
+    GROUP_REMOVED = "group.removed"
 
 
 _KINDS = frozenset(k.value for k in AuditKind)

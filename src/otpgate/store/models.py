@@ -37,6 +37,7 @@ __all__ = [
     "Throttle",
     "TrustedDevice",
     "User",
+    "UserGroup",
     "WebSession",
 ]
 
@@ -79,6 +80,19 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime]
+
+
+class UserGroup(Base):
+    """A user's membership of a named group (who may enter which protected site)."""
+
+    __tablename__ = "user_groups"
+    __table_args__ = (Index("ix_user_groups_name", "name"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    added_at: Mapped[datetime]
 
 
 class OtpCredential(Base):

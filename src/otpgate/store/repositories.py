@@ -52,6 +52,12 @@ from otpgate.store._accounts import (
     recovery_codes_left,
     search_users,
 )
+from otpgate.store._groups import (
+    add_group_member,
+    group_members,
+    groups_of_user,
+    remove_group_member,
+)
 from otpgate.store._records import (
     add_audit,
     clear_throttle,
@@ -69,6 +75,7 @@ __all__ = [
     "add_api_token",
     "add_audit",
     "add_credential",
+    "add_group_member",
     "add_recovery_codes",
     "add_session",
     "add_trusted_device",
@@ -97,10 +104,13 @@ __all__ = [
     "get_setting",
     "get_throttle",
     "get_user",
+    "group_members",
+    "groups_of_user",
     "list_api_tokens",
     "query_audit",
     "record_failure",
     "recovery_codes_left",
+    "remove_group_member",
     "revoke_all_devices",
     "revoke_api_token",
     "revoke_trusted_device",

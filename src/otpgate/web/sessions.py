@@ -137,6 +137,9 @@ class SessionHandle:
         parts = [f"{name}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
         if max_age is not None:
             parts.append(f"Max-Age={max_age}")
+        if self.ctx.settings.cookie_domain:
+            # One login for every subdomain (forward auth in front of other sites).
+            parts.append(f"Domain={self.ctx.settings.cookie_domain}")
         if self.secure:
             parts.append("Secure")
         return "; ".join(parts)
