@@ -228,3 +228,29 @@ def test_french_with_the_language_switch(web: Portal) -> None:
                                           "lang": "en", "next": "https://evil.example/"})
     assert back.headers["location"] == "/"
     assert '<label for="password">Password</label>' in web.get("/login").text
+
+
+def test_a_deactivated_user_loses_the_open_session(web: Portal) -> None:
+    """The next request of a logged-in user after deactivation goes to the login page."""
+    victim = web.user("gone")
+    web.full_login("gone")
+    assert web.get("/").status_code == 200
+    user_cookies = dict(web.client.cookies)
+    web.client.cookies.clear()
+    web.user("root", admin=True)
+    web.full_login("root")
+    page = f"/admin/users/{victim.id}"
+    assert web.submit(page, f"{page}/deactivate", {}).status_code == 303
+    web.client.cookies.clear()
+    for name, value in user_cookies.items():
+        web.client.cookies.set(name, value)
+    assert web.get("/").headers["location"] == "/login"
+
+
+def test_event_kinds_are_shown_in_words_in_french(web: Portal) -> None:
+    """The audit page names events in the page's language."""
+    web.user("root", admin=True)
+    web.full_login("root")
+    web.submit("/", "/lang", {"lang": "fr", "next": "/admin/audit"})
+    text = text_of(web.get("/admin/audit").text)
+    assert "Compte créé" in text and "user.created" in text

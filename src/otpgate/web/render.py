@@ -10,6 +10,7 @@ from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from otpgate.web import i18n
+from otpgate.web.labels import event_label
 
 __all__ = ["TEMPLATE_DIR", "environment", "render_html"]
 
@@ -38,6 +39,7 @@ def _build() -> Environment:
         i18n.gettext, i18n.ngettext, newstyle=True
     )
     env.filters["when"] = _when
+    env.filters["event_label"] = event_label
     env.globals["LOCALES"] = i18n.LOCALES
     return env
 

@@ -1,0 +1,39 @@
+"""Words people read for the audit event kinds (the kinds themselves stay in the log)."""
+
+from __future__ import annotations
+
+from otpgate.web.i18n import N_, gettext
+
+__all__ = ["event_label"]
+
+_EVENTS = {
+    "login.password_ok": N_("Password accepted"),
+    "login.password_failed": N_("Wrong password"),
+    "login.ok": N_("Logged in"),
+    "login.code_failed": N_("Wrong code"),
+    "login.locked": N_("Locked after failures"),
+    "2fa.enabled": N_("Two-factor authentication turned on"),
+    "2fa.disabled": N_("Two-factor authentication turned off"),
+    "2fa.reset": N_("Two-factor authentication reset by an administrator"),
+    "authenticator.added": N_("Authenticator added"),
+    "authenticator.removed": N_("Authenticator removed"),
+    "recovery.used": N_("Recovery code used"),
+    "recovery.regenerated": N_("New recovery codes"),
+    "device.trusted": N_("Device trusted"),
+    "device.revoked": N_("Trusted device revoked"),
+    "device.used": N_("Trusted device used"),
+    "user.created": N_("Account created"),
+    "user.deactivated": N_("Account deactivated"),
+    "user.password_changed": N_("Password changed"),
+    "user.unlocked": N_("Account unlocked"),
+    "policy.changed": N_("Policy changed"),
+    "keys.rotated": N_("Encryption keys rotated"),
+    "api_token.created": N_("API token created"),
+    "setup.completed": N_("First-run setup completed"),
+}
+
+
+def event_label(kind: str) -> str:
+    """The translated label of an audit kind; an unknown kind is shown as is."""
+    label = _EVENTS.get(kind)
+    return gettext(label) if label else kind
