@@ -33,7 +33,11 @@ def test_every_page_string_has_a_french_translation(tmp_path: Path) -> None:
     po = LOCALE / "fr" / "LC_MESSAGES" / "messages.po"
     with po.open("rb") as f:
         catalog = read_po(f, locale="fr")
-    missing = sorted(i for i in extracted if not catalog.get(i) or not catalog.get(i).string)
+    missing = []
+    for msgid in sorted(extracted):
+        message = catalog.get(msgid)
+        if message is None or not message.string:
+            missing.append(msgid)
     assert missing == [], "run `make messages` and translate"
 
 
@@ -49,4 +53,6 @@ def test_compiled_catalog_matches_the_sources() -> None:
         if isinstance(message.id, str):
             assert compiled.gettext(message.id) == message.string, message.id
         else:
-            assert compiled.ngettext(message.id[0], message.id[1], 2) == message.string[1]
+            plural = message.string
+            assert isinstance(plural, tuple | list)
+            assert compiled.ngettext(message.id[0], message.id[1], 2) == plural[1]
