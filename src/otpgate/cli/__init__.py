@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("otpgate: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the one place that maps errors to exit codes
+    except Exception as exc:  # the one place that maps lower layers' errors to exit codes
         code = exit_code_for(exc)
         if code is None:
             raise
