@@ -22,7 +22,7 @@ from otpgate.config import Settings
 from otpgate.service.context import Context, build_context
 from otpgate.service.errors import ServiceError
 from otpgate.store.errors import StoreError
-from otpgate.web import i18n
+from otpgate.web import forward_auth, i18n
 from otpgate.web.deps import locale_for
 from otpgate.web.errors import Problem, Redirect, WebError, describe
 from otpgate.web.headers import SecurityHeadersMiddleware
@@ -55,6 +55,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_pages(app)
     _include_api(app)
+    forward_auth.install(app)
     app.add_middleware(SessionMiddleware, ctx=ctx)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

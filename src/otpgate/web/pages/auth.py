@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from otpgate.service import enrolment, login, setup, users
 from otpgate.service import web_sessions as ws
 from otpgate.service.errors import NotPermitted, ServiceError
-from otpgate.service.views import PasswordStep
-from otpgate.web import i18n
+from otpgate.service.views import PasswordStep, SecondFactor
+from otpgate.web import forward_auth, i18n
 from otpgate.web.deps import (
     LEVEL_HOME,
     Page,
@@ -39,6 +39,7 @@ OptionalText = Annotated[str, Form(max_length=2000)]
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(page: AnonymousPage) -> HTMLResponse:
+    forward_auth.remember_return_url(page)
     return page.render("login.html", notice=take_flash(page))
 
 
@@ -61,7 +62,7 @@ def _after_password(page: Page, step: PasswordStep) -> RedirectResponse:
         if device:
             if login.check_trusted_device(page.ctx, page.origin, user_id, device):
                 page.session.rotate("full", user_id)
-                return page.redirect("/")
+                return page.redirect(forward_auth.take_return_url(page))
             page.session.clear_device_cookie()
         page.session.rotate("password", user_id)
         return page.redirect(LEVEL_HOME["password"])
@@ -70,7 +71,7 @@ def _after_password(page: Page, step: PasswordStep) -> RedirectResponse:
         page.session.rotate("enrol", user_id, step_up=True)
         return page.redirect(LEVEL_HOME["enrol"])
     page.session.rotate("full", user_id)
-    return page.redirect("/")
+    return page.redirect(forward_auth.take_return_url(page))
 
 
 def _code_digits(page: Page) -> int:
@@ -101,14 +102,31 @@ def two_factor_submit(
     page: HalfPage, code: Text = "", trust: OptionalText = ""
 ) -> Response:
     try:
-        login.verify_code(page.ctx, page.origin, page.user_id, code)
+        factor = login.verify_code(page.ctx, page.origin, page.user_id, code)
     except ServiceError as exc:
         problem = page.problem(exc)
         response = _two_factor(page, problem.status, problem.message)
         if problem.retry_after is not None:
             response.headers["Retry-After"] = str(problem.retry_after)
         return response
-    return _full(page, trust == "yes")
+    response = _full(page, trust == "yes")
+    _warn_about_drift(page, factor)
+    return response
+
+
+def _warn_about_drift(page: Page, factor: SecondFactor) -> None:
+    # The service measures the drift; saying so is presentation (half a step is the
+    # point where the next drift would leave the accepted window).
+    drift = factor.drift_seconds
+    if drift is None or factor.credential_id is None:
+        return
+    period = next(
+        (c.period for c in enrolment.list_credentials(page.ctx, page.user_id)
+         if c.id == factor.credential_id),
+        30,
+    )
+    if abs(drift) > period / 2:
+        flash(page, "clock_behind" if drift < 0 else "clock_ahead", n=round(abs(drift)))
 
 
 def _full(page: Page, trust: bool) -> RedirectResponse:
@@ -118,7 +136,7 @@ def _full(page: Page, trust: bool) -> RedirectResponse:
         token = login.trust_device(page.ctx, page.origin, user_id, name)
         page.session.set_device_cookie(token, page.ctx.settings.trusted_device_days)
     page.session.rotate("full", user_id)
-    return page.redirect("/")
+    return page.redirect(forward_auth.take_return_url(page))
 
 
 @router.get("/login/recovery", response_class=HTMLResponse)

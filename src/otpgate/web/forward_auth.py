@@ -1,0 +1,211 @@
+"""Forward auth: a reverse proxy asks otpgate whether to let a request through.
+
+``/auth/verify`` (any method, no body needed) reads the original request from the proxy's
+headers — ``X-Original-URL`` (nginx) or ``X-Forwarded-Proto``/``-Host``/``-Uri``
+(Traefik, Caddy) — and the otpgate session cookie the browser sent with it, then answers:
+
+- **200** with ``X-Otpgate-User``, ``X-Otpgate-Email`` and ``X-Otpgate-Groups``
+  (comma-separated) when a full session of an active user allowed on that site exists;
+  the proxy copies them to the upstream request, replacing whatever the client sent.
+- **401** when a login is needed, with ``Location`` = the login page and ``rd=`` the
+  original URL (nginx turns it into a redirect with ``error_page 401``). With
+  ``?redirect=1`` (Traefik, Caddy: they pass the answer to the browser) it is a **302**.
+- **403** when the user is logged in but not allowed on this site (or the site wants 2FA
+  the account lacks), or when the host and path belong to no protected site.
+
+Every answer is ``Cache-Control: no-store``. The endpoint never changes a session except
+to note its use (inactivity timeout) or to end one that outlived the site's limits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from otpgate.config import Settings
+from otpgate.service.errors import NotEnrolled
+from otpgate.service.site_access import SessionIdentity, session_identity
+from otpgate.sites import (
+    SitesConfig,
+    SitesError,
+    load_sites,
+    normalise_host,
+    normalise_path,
+)
+from otpgate.web.deps import Page
+from otpgate.web.return_url import validate_return_url
+from otpgate.web.sessions import SESSION_COOKIE, session_handle
+
+__all__ = [
+    "IDENTITY_HEADERS",
+    "VERIFY_PATH",
+    "install",
+    "remember_return_url",
+    "return_url_for",
+    "router",
+    "sites_of",
+    "take_return_url",
+]
+
+log = logging.getLogger("otpgate.forward_auth")
+router = APIRouter(include_in_schema=False)
+VERIFY_PATH = "/auth/verify"
+IDENTITY_HEADERS = ("X-Otpgate-User", "X-Otpgate-Email", "X-Otpgate-Groups")
+_RETURN_KEY = "return_to"
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def install(app: FastAPI) -> None:
+    """Load the sites file of the app's settings (errors stop the start) and add the
+    endpoint."""
+    settings: Settings = app.state.ctx.settings
+    sites = load_sites(settings.sites_file) if settings.sites_file else SitesConfig()
+    _check_cookie_domain(sites, settings.cookie_domain)
+    app.state.sites = sites
+    app.include_router(router)
+
+
+def _check_cookie_domain(sites: SitesConfig, cookie_domain: str) -> None:
+    # A site outside the cookie's domain never receives the cookie: refuse at start
+    # rather than send its users round in circles.
+    if not cookie_domain:
+        return
+    for site in sites.sites:
+        for domain in site.domains:
+            bare = domain.removeprefix("*.")
+            if not (bare == cookie_domain or bare.endswith("." + cookie_domain)):
+                raise SitesError(
+                    f"site {site.name!r}: {domain} is outside OTPGATE_COOKIE_DOMAIN "
+                    f"{cookie_domain}, so the login cookie would never reach it"
+                )
+
+
+def sites_of(request: Request) -> SitesConfig:
+    sites = getattr(request.app.state, "sites", None)
+    return sites if isinstance(sites, SitesConfig) else SitesConfig()
+
+
+def return_url_for(request: Request, value: object) -> str | None:
+    """``value`` if it is a safe place to return to after login, else None."""
+    settings: Settings = session_handle(request).ctx.settings
+    return validate_return_url(value, sites_of(request), settings.cookie_domain)
+
+
+# -- the login flow's side: remember where to go back to --------------------------------
+def remember_return_url(page: Page) -> None:
+    """Keep the page's valid ``rd``/``next`` in the session; a bad one is dropped (and
+    forgets an earlier one). A page without either leaves the session as it was."""
+    params = page.request.query_params
+    wanted = params.get("rd") or params.get("next")
+    if wanted:
+        page.session.update(**{_RETURN_KEY: return_url_for(page.request, wanted)})
+
+
+def take_return_url(page: Page, default: str = "/") -> str:
+    """Where to go after a full login: the remembered URL (checked again), once."""
+    view = page.session.current()
+    if view is None or _RETURN_KEY not in view.data:
+        return default
+    target = return_url_for(page.request, view.data.get(_RETURN_KEY))
+    page.session.update(**{_RETURN_KEY: None})
+    return target or default
+
+
+# -- the endpoint -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Target:
+    url: str
+    host: str
+    path: str
+
+
+def _original(request: Request) -> _Target | None:
+    headers = request.headers
+    original = headers.get("x-original-url")
+    if original:
+        try:
+            parts = urlsplit(original)
+        except ValueError:
+            return None
+        scheme, authority = parts.scheme.lower(), parts.netloc
+        prefix = f"{parts.scheme}://{authority}"
+        if not original.startswith(prefix):
+            return None
+        uri = original[len(prefix):] or "/"
+    else:
+        authority = headers.get("x-forwarded-host", "").split(",")[0].strip()
+        scheme = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() or "https"
+        uri = headers.get("x-forwarded-uri", "") or "/"
+    if scheme not in ("http", "https") or "@" in authority:
+        return None
+    host = normalise_host(authority)
+    path = normalise_path(uri) if uri.startswith("/") else None
+    if host is None or path is None:
+        return None
+    return _Target(f"{scheme}://{authority}{uri}", host, path)
+
+
+def _login_url(request: Request, target: _Target) -> str:
+    settings: Settings = session_handle(request).ctx.settings
+    base = sites_of(request).login_url or settings.base_url.rstrip("/") + "/login"
+    rd = return_url_for(request, target.url)
+    if rd is None:
+        return base
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}rd={quote(rd, safe='')}"
+
+
+def _header_value(text: str) -> str:
+    # Header values are ASCII here; anything else (e.g. an accented e-mail) is escaped.
+    return quote(text, safe="!#$%&'()*+,-./:;<=>?@[]^_`{|}~ ")
+
+
+def _deny(status: int, reason: str, location: str | None = None) -> Response:
+    response = PlainTextResponse(reason + "\n", status_code=status)
+    response.headers["X-Otpgate-Reason"] = reason
+    if location is not None:
+        response.headers["Location"] = location
+    return response
+
+
+def _granted(identity: SessionIdentity) -> Response:
+    response = Response(status_code=200)
+    user = identity.user
+    values = (user.username, user.email, ",".join(sorted(identity.groups)))
+    for name, value in zip(IDENTITY_HEADERS, values, strict=True):
+        response.headers[name] = _header_value(value)
+    return response
+
+
+@router.api_route(VERIFY_PATH, methods=_METHODS)
+def verify(request: Request, redirect: str = "") -> Response:
+    """The proxy's question: may this request through? (See the module docstring.)"""
+    target = _original(request)
+    site = sites_of(request).site_for(target.host, target.path) if target else None
+    if target is None or site is None:
+        return _deny(403, "unknown-site")
+    ctx = session_handle(request).ctx
+    try:
+        identity = session_identity(
+            ctx,
+            request.cookies.get(SESSION_COOKIE),
+            max_age_seconds=site.session_seconds,
+            max_idle_seconds=site.idle_seconds,
+            require_2fa=site.require_2fa,
+        )
+    except NotEnrolled:
+        return _deny(403, "2fa-required")
+    if identity is None:
+        login = _login_url(request, target)
+        if redirect in ("1", "true", "yes"):
+            return _deny(302, "login-required", login)
+        return _deny(401, "login-required", login)
+    if not site.admits(identity.user.username, identity.groups):
+        log.info("forward auth: %s refused on site %s", identity.user.username, site.name)
+        return _deny(403, "not-allowed")
+    return _granted(identity)
+
