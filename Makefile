@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit system-packages bench clean
+.PHONY: run test lint typecheck unit system-packages bench clean pam
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ unit: $(STAMP)
 	$(BIN)/pytest -q
 
 test: $(STAMP) system-packages lint typecheck unit
+
+# The SSH PAM module (needs gcc and libpam0g-dev); install it with
+# `install -m 0644 pam/pam_otpgate.so /lib/$$(gcc -print-multiarch)/security/`.
+PAM_CFLAGS ?= -O2 -Wall -Wextra -Werror -fPIC -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+pam: pam/pam_otpgate.so
+
+pam/pam_otpgate.so: pam/pam_otpgate.c
+	$(CC) $(PAM_CFLAGS) -shared -o $@ $< -lpam
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/otp_core.py

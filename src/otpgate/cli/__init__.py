@@ -27,6 +27,8 @@ _COMMAND_MODULES = (
     "otpgate.cli.keys",
     "otpgate.cli.db",
     "otpgate.cli.serve",
+    "otpgate.cli.ssh",
+    "otpgate.cli.import_ga",
 )
 
 

@@ -102,11 +102,15 @@ def match_step(
     replay from a wrong code; HOTP starts after the last accepted counter.
     """
     algorithm = cast(Algorithm, cred.algorithm)
+    # Secret lengths are checked when a credential is created; imported google-authenticator
+    # secrets may be 80-bit (that tool's default), so stored ones are not checked again.
     if cred.kind == "hotp":
-        hotp = Hotp(secret, digits=cred.digits, algorithm=algorithm)
+        hotp = Hotp(secret, digits=cred.digits, algorithm=algorithm, allow_short_key=True)
         counter = hotp.match(code, cred.last_step + 1, look_ahead=ctx.settings.hotp_look_ahead)
         return None if counter is None else (counter, 0.0)
-    totp = Totp(secret, digits=cred.digits, algorithm=algorithm, period=cred.period)
+    totp = Totp(
+        secret, digits=cred.digits, algorithm=algorithm, period=cred.period, allow_short_key=True
+    )
     window = ctx.settings.otp_window
     step = totp.match(code, now, behind=window, ahead=window)
     if step is None:

@@ -1,0 +1,199 @@
+"""``otpgate pam``: check the code that ``pam_otpgate.so`` asked for, through the service.
+
+The PAM module starts this helper with the answer on standard input and ``PAM_USER``,
+``PAM_RHOST`` and ``PAM_SERVICE`` in the environment; the exit status is the verdict and
+one ``key=value`` line on standard error says why (the module copies it to syslog).
+
+Exit statuses: 0 accepted · 1 refused (wrong, replayed, malformed, locked, disabled
+account) · 2 bad usage · 3 the user has no otpgate 2FA (unknown, or no active
+authenticator; the module lets them in only with ``nullok``) · 5 configuration,
+database or key unavailable, or any unexpected error. Every path but 0 (and 3 with
+``nullok``) refuses the login: the helper fails closed.
+
+No rule lives here: the answer goes to the same use cases as the portal's login page
+(``verify_code``, ``verify_recovery_code``, and ``verify_scratch_code`` for imported
+google-authenticator scratch codes), with the same replay guard, throttle and audit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from otpgate.config import ConfigError, Settings
+from otpgate.pam.errors import BadAnswer, FileRefused
+from otpgate.pam.files import map_user, read_settings_file, read_user_map
+
+if TYPE_CHECKING:
+    from otpgate.service.clock import Clock
+    from otpgate.service.context import Context, Origin
+    from otpgate.service.views import SecondFactor
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_NOT_ENROLLED",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_USAGE",
+    "MAX_ANSWER_BYTES",
+    "Verdict",
+    "read_answer",
+    "run",
+]
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_NOT_ENROLLED = 3
+EXIT_ERROR = 5
+MAX_ANSWER_BYTES = 256
+_MAX_ADDR = 64
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An exit status and the one log line that explains it."""
+
+    status: int
+    message: str
+
+
+def read_answer(stream: IO[bytes]) -> str:
+    """One line of printable ASCII (its line ending removed), at most 256 bytes.
+
+    Reads no more than that, so a flood on standard input costs nothing.
+    """
+    raw = stream.read(MAX_ANSWER_BYTES + 2)
+    if raw.endswith(b"\n"):
+        raw = raw[:-1].removesuffix(b"\r")
+    if len(raw) > MAX_ANSWER_BYTES:
+        raise BadAnswer(f"answer longer than {MAX_ANSWER_BYTES} bytes")
+    if not raw:
+        raise BadAnswer("empty answer")
+    if any(byte < 0x20 or byte > 0x7E for byte in raw):
+        raise BadAnswer("answer is not one line of printable ASCII")
+    return raw.decode("ascii")
+
+
+def _settings(environ: Mapping[str, str], config: Path | None) -> Settings:
+    values = dict(environ)
+    if config is not None:
+        values.update(read_settings_file(config))
+    return Settings.from_env(values)
+
+
+def _second_factor(ctx: Context, origin: Origin, user_id: int, answer: str) -> SecondFactor:
+    from otpgate.service import imports, login
+    from otpgate.service.errors import CodeRejected, RejectReason
+
+    # The answer's shape picks the use case: letters → recovery code, else a code.
+    if any(ch.isalpha() for ch in answer):
+        return login.verify_recovery_code(ctx, origin, user_id, answer)
+    try:
+        return login.verify_code(ctx, origin, user_id, answer)
+    except CodeRejected as exc:
+        if exc.reason is RejectReason.MALFORMED and imports.is_scratch_code(answer):
+            return imports.verify_scratch_code(ctx, origin, user_id, answer)
+        raise
+
+
+def _account(ctx: Context, who: str, username: str) -> int | Verdict:
+    """The id of the otpgate account that must give a code, or why there is none."""
+    from otpgate.service import errors as svc
+    from otpgate.service import users
+
+    try:
+        account = users.find_user(ctx, username)
+    except (svc.NotFound, svc.InvalidInput):
+        return Verdict(EXIT_NOT_ENROLLED, f"no otpgate account {who}")
+    if not account.is_active:
+        return Verdict(EXIT_REFUSED, f"refused {who} reason=account_disabled")
+    if not account.has_2fa:
+        return Verdict(EXIT_NOT_ENROLLED, f"no 2FA enrolled {who}")
+    return account.id
+
+
+def _check(ctx: Context, origin: Origin, who: str, username: str, answer: str) -> Verdict:
+    from otpgate.service import errors as svc
+
+    account_id = _account(ctx, who, username)
+    if isinstance(account_id, Verdict):
+        return account_id
+    try:
+        factor = _second_factor(ctx, origin, account_id, answer)
+    except svc.NotEnrolled:
+        return Verdict(EXIT_NOT_ENROLLED, f"no 2FA enrolled {who}")
+    except svc.CodeRejected as exc:
+        return Verdict(EXIT_REFUSED, f"refused {who} reason={exc.reason}")
+    except svc.Locked as exc:
+        return Verdict(EXIT_REFUSED, f"refused {who} reason=locked until={exc.until:%H:%M:%S}Z")
+    except (svc.AccountDisabled, svc.InvalidInput, svc.AuthenticationFailed):
+        return Verdict(EXIT_REFUSED, f"refused {who} reason=invalid")
+    return Verdict(EXIT_OK, f"accepted {who} method={factor.method}")
+
+
+def _verdict(
+    environ: Mapping[str, str],
+    stdin: IO[bytes],
+    config: Path | None,
+    user_map: Path | None,
+    clock: Clock | None,
+) -> Verdict:
+    from otpgate.service.context import Origin, build_context
+
+    system_user = environ.get("PAM_USER", "")
+    if not system_user:
+        return Verdict(EXIT_USAGE, "PAM_USER is not set")
+    client = environ.get("PAM_RHOST", "")[:_MAX_ADDR]
+    service = environ.get("PAM_SERVICE", "") or "pam"
+    mapping = read_user_map(user_map) if user_map is not None else None
+    username = map_user(system_user, mapping)
+    who = f"user={system_user}" + ("" if username == system_user else f" otpgate_user={username}")
+    who += f" rhost={client or '-'}"
+    try:
+        answer = read_answer(stdin)
+    except BadAnswer as exc:
+        return Verdict(EXIT_REFUSED, f"refused {who} reason=malformed ({exc})")
+    settings = _settings(environ, config)
+    origin = Origin(source="ssh", client_addr=client, user_agent=f"{service}:{system_user}"[:400])
+    ctx = build_context(settings, clock=clock)
+    try:
+        return _check(ctx, origin, who, username, answer)
+    finally:
+        ctx.session_factory.kw["bind"].dispose()
+
+
+def run(
+    *,
+    stdin: IO[bytes],
+    stderr: IO[str],
+    environ: Mapping[str, str] | None = None,
+    config: Path | None = None,
+    user_map: Path | None = None,
+    clock: Clock | None = None,
+) -> int:
+    """Check one answer; print one log line on ``stderr``; return the exit status.
+
+    Never raises: anything unexpected is exit 5 (refused), with the error's type logged.
+    """
+    try:
+        verdict = _verdict(os.environ if environ is None else environ, stdin, config,
+                           user_map, clock)
+    except (FileRefused, ConfigError) as exc:
+        verdict = Verdict(EXIT_ERROR, f"configuration error: {exc}")
+    except Exception as exc:  # fail closed on anything, with a log line
+        verdict = Verdict(EXIT_ERROR, f"refused, otpgate unavailable: {_describe(exc)}")
+    print(f"otpgate-pam: {verdict.message}", file=stderr, flush=True)
+    return verdict.status
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's type, and its message only for otpgate's own errors (written to be shown;
+    a driver's message may quote SQL parameters)."""
+    name = type(exc).__name__
+    if not type(exc).__module__.startswith("otpgate."):
+        return name
+    return f"{name}: {' '.join(str(exc).split())[:200]}"
