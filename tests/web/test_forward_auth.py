@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx2 as httpx
 import pytest
 from sqlalchemy import Engine
 from web_pages_support import OPERATOR, Portal, portal
@@ -47,11 +48,11 @@ def web(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
     sites.write_text(SITES, encoding="utf-8")
     with portal(engine, tmp_path, sites_file=sites, cookie_domain="example.com") as harness:
         # The portal's own host, under the cookie domain (as in production).
-        harness.client.base_url = "http://auth.example.com"  # type: ignore[assignment]
+        harness.client.base_url = "http://auth.example.com"
         yield harness
 
 
-def verify(web: Portal, url: str, *, redirect: bool = False, **headers: str):  # type: ignore[no-untyped-def]
+def verify(web: Portal, url: str, *, redirect: bool = False, **headers: str) -> httpx.Response:
     path = "/auth/verify?redirect=1" if redirect else "/auth/verify"
     return web.client.get(path, headers={"X-Original-URL": url, **headers})
 

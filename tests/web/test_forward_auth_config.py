@@ -1,0 +1,182 @@
+"""Forward auth configuration: the sites file, site matching and the cookie domain setting."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from otpgate.config import ConfigError, Settings
+from otpgate.sites import (
+    Site,
+    SitesConfig,
+    SitesError,
+    load_sites,
+    normalise_host,
+    normalise_path,
+    parse_sites,
+)
+
+
+def sites(text: str) -> SitesConfig:
+    return parse_sites(tomllib.loads(text))
+
+
+def test_a_full_site_table_is_read_with_defaults() -> None:
+    """Every key is read; paths default to "/", 2FA to required, names to lower case."""
+    config = sites(
+        """
+        login_url = "https://auth.example.com/login"
+        [[site]]
+        name = "erp"
+        domains = ["ERP.example.com", "*.erp.example.com"]
+        users = ["Alice"]
+        groups = ["Accounting"]
+        session_seconds = 3600
+        idle_seconds = 600
+        """
+    )
+    assert config.login_url == "https://auth.example.com/login"
+    assert config.sites == (
+        Site(
+            name="erp",
+            domains=("erp.example.com", "*.erp.example.com"),
+            paths=("/",),
+            users=frozenset({"alice"}),
+            groups=frozenset({"accounting"}),
+            require_2fa=True,
+            session_seconds=3600,
+            idle_seconds=600,
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "at least one [[site]]"),
+        ('colour = "blue"\n[[site]]\ndomains=["a.example"]\nusers=["*"]', "unknown key"),
+        ('[[site]]\ndomains=["a.example"]\nuser=["x"]', "unknown key 'user'"),
+        ('[[site]]\ndomains=["a.example"]', "say who may enter"),
+        ('[[site]]\ndomains=[]\nusers=["*"]', "at least one host"),
+        ('[[site]]\ndomains=["a.example/x"]\nusers=["*"]', "not a host name"),
+        ('[[site]]\ndomains=["a.*.example"]\nusers=["*"]', "not a host name"),
+        ('[[site]]\ndomains=["a.example"]\nusers=["*"]\npaths=["admin"]', "plain path"),
+        ('[[site]]\ndomains=["a.example"]\nusers=["*"]\npaths=["/a/../b"]', "plain path"),
+        ('[[site]]\ndomains=["a.example"]\nusers=["*"]\nrequire_2fa="no"', "true or false"),
+        ('[[site]]\ndomains=["a.example"]\nusers=["*"]\nidle_seconds=5', "at least 60"),
+        ('[[site]]\ndomains=["a.example"]\ngroups=["*"]', "belongs in users"),
+        ('[[site]]\ndomains=["a.example"]\nusers=["a b"]', "not a valid name"),
+        ('[[site]]\ndomains="a.example"\nusers=["*"]', "list of strings"),
+        ('login_url = "javascript:x"\n[[site]]\ndomains=["a.example"]\nusers=["*"]',
+         "login_url"),
+    ],
+)
+def test_mistakes_in_the_sites_file_are_named(text: str, message: str) -> None:
+    """Each kind of mistake is one SitesError (a ConfigError) that says what is wrong."""
+    with pytest.raises(SitesError) as caught:
+        sites(text)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert isinstance(caught.value, ConfigError)
+
+
+def test_load_sites_reports_unreadable_and_invalid_files(tmp_path: Path) -> None:
+    """A missing file and a file that is not TOML give one-line errors."""
+    with pytest.raises(SitesError, match="cannot read"):
+        load_sites(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[site]\n", encoding="utf-8")
+    with pytest.raises(SitesError, match="not valid TOML"):
+        load_sites(bad)
+
+
+def test_longest_path_then_exact_domain_then_file_order_chooses_the_site() -> None:
+    """Site selection: the longest prefix wins, then an exact host over a wildcard."""
+    config = sites(
+        """
+        [[site]]
+        name = "all"
+        domains = ["*.example.com"]
+        users = ["*"]
+        [[site]]
+        name = "app"
+        domains = ["app.example.com"]
+        users = ["*"]
+        [[site]]
+        name = "admin"
+        domains = ["*.example.com"]
+        paths = ["/admin/"]
+        groups = ["admins"]
+        """
+    )
+
+    def chosen(host: str, path: str) -> str | None:
+        site = config.site_for(host, path)
+        return site.name if site else None
+
+    assert chosen("app.example.com", "/") == "app"
+    assert chosen("x.example.com", "/") == "all"
+    assert chosen("app.example.com", "/admin") == "admin"
+    assert chosen("app.example.com", "/admin/users") == "admin"
+    assert chosen("app.example.com", "/administrator") == "app"
+    assert chosen("example.com", "/") is None
+    assert chosen("app.example.com.evil.net", "/") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("/", "/"),
+        ("/a/b?x=1#f", "/a/b"),
+        ("//a///b/", "/a/b/"),
+        ("/a/./b/../c", "/a/c"),
+        ("/a/%2e%2e/b", "/b"),
+        ("/a/%2fb", "/a/b"),
+        ("/..", None),
+        ("/a/../../b", None),
+        ("/a\\b", None),
+        ("/a%00b", None),
+        ("a/b", None),
+        ("", None),
+    ],
+)
+def test_paths_are_judged_as_the_proxy_routes_them(raw: str, expected: str | None) -> None:
+    """Percent-escapes decoded, dot segments resolved, odd paths refused."""
+    assert normalise_path(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Erp.Example.com", "erp.example.com"),
+        ("erp.example.com:8443", "erp.example.com"),
+        ("127.0.0.1:80", "127.0.0.1"),
+        ("erp.example.com:99999", None),
+        ("user@erp.example.com", None),
+        ("erp.example.com.", None),
+        ("[::1]:80", None),
+        ("erp%2eexample.com", None),
+        ("", None),
+    ],
+)
+def test_hosts_are_lower_cased_without_port_and_odd_ones_refused(
+    raw: str, expected: str | None
+) -> None:
+    """Host headers: the name alone, lower case; anything unusual is None."""
+    assert normalise_host(raw) == expected
+
+
+def test_cookie_domain_setting_is_checked() -> None:
+    """OTPGATE_COOKIE_DOMAIN takes a plain domain (leading dot allowed), nothing else."""
+    assert Settings.from_env({"OTPGATE_COOKIE_DOMAIN": ".Example.COM"}).cookie_domain == (
+        "example.com"
+    )
+    assert Settings.from_env({}).cookie_domain == ""
+    for bad in ("example.com; SameSite=None", "exa mple.com", "-x.com", "a..com"):
+        with pytest.raises(ConfigError, match="OTPGATE_COOKIE_DOMAIN"):
+            Settings.from_env({"OTPGATE_COOKIE_DOMAIN": bad})
+    assert Settings.from_env({"OTPGATE_SITES_FILE": "/etc/otpgate/sites.toml"}).sites_file == (
+        Path("/etc/otpgate/sites.toml")
+    )
