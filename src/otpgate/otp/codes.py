@@ -25,11 +25,11 @@ def normalise_code(code: object, digits: int) -> bytes:
     >>> normalise_code("123 456", 6)
     b'123456'
     """
-    return normalise_unchecked(code, check_digits(digits))
+    return clean_code(code, check_digits(digits)).encode()  # ASCII digits: UTF-8 = ASCII
 
 
-def normalise_unchecked(code: object, digits: int) -> bytes:
-    """:func:`normalise_code` for a ``digits`` already validated (the verification hot path)."""
+def clean_code(code: object, digits: int) -> str:
+    """The validated code as a str of ASCII digits (hot path: ``digits`` already checked)."""
     if type(code) is not str or len(code) > MAX_CODE_INPUT:
         raise _refusal(code, digits)
     if " " in code:
@@ -37,7 +37,7 @@ def normalise_unchecked(code: object, digits: int) -> bytes:
     # isascii() first: str.isdigit() alone also accepts Arabic-Indic, superscript... digits.
     if len(code) != digits or not code.isascii() or not code.isdigit():
         raise _refusal(code, digits)
-    return code.encode("ascii")
+    return code
 
 
 def _refusal(code: object, digits: int) -> MalformedCode:

@@ -6,9 +6,6 @@ them means "this value is not acceptable". Messages are one line and never conta
 secret or a submitted code.
 """
 
-# The names are the project's contract (no "Error" suffix, like cryptography's InvalidKey).
-# ruff: noqa: N818
-
 from __future__ import annotations
 
 __all__ = [

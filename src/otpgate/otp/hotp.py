@@ -7,9 +7,9 @@ throttling failed attempts are the caller's job.
 
 from __future__ import annotations
 
-from otpgate.otp._core import OtpBase
+from otpgate.otp._core import OtpBase, code_value
 from otpgate.otp._params import MAX_WINDOW, Algorithm, check_counter, check_window
-from otpgate.otp.codes import normalise_unchecked
+from otpgate.otp.codes import clean_code
 
 __all__ = ["Hotp"]
 
@@ -48,8 +48,8 @@ class Hotp(OtpBase):
         code raises :class:`~otpgate.otp.MalformedCode` before any HMAC. The next
         expected counter is the returned value + 1.
         """
-        want = normalise_unchecked(code, self._digits)
+        target = code_value(clean_code(code, self._digits))
         if not (type(counter) is int and type(look_ahead) is int and 0 <= look_ahead <= MAX_WINDOW):
             check_window(look_ahead, "look_ahead")
         first = check_counter(counter)
-        return self._match_range(want, first, first + look_ahead)
+        return self._match_range(target, first, first + look_ahead)
