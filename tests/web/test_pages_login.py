@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -227,3 +228,28 @@ def test_password_is_kept_out_of_the_page_after_a_failure(web: Portal) -> None:
     assert "wrong password 123" not in response.text
     assert 'value="pia"' in response.text
     assert PASSWORD not in response.text
+
+
+def test_a_code_from_a_slow_clock_is_accepted_with_a_warning(web: Portal) -> None:
+    """Codes one step behind log in; once the measured drift passes half a step, the home
+    page says the phone's clock is behind."""
+    web.enrolled("quinn")
+    notices = []
+    for _ in range(3):
+        web.clock.advance(30)  # the step before now must not be one already used
+        web.login("quinn")
+        late = web.code_for_offset("quinn", -30)
+        done = web.submit("/login/2fa", "/login/2fa", {"code": late})
+        assert done.headers["location"] == "/"
+        notices.append(text_of(web.get("/").text))
+        web.logout()
+    assert re.search(r"clock seems about \d+ seconds behind", notices[-1])
+
+
+def test_a_code_two_steps_off_is_refused(web: Portal) -> None:
+    """Outside the ±1 step window the code is wrong."""
+    web.enrolled("rosa")
+    web.login("rosa")
+    response = web.submit("/login/2fa", "/login/2fa",
+                          {"code": web.code_for_offset("rosa", -60)})
+    assert response.status_code == 401

@@ -98,6 +98,10 @@ class Portal:
     def code(self, username: str) -> str:
         return self.code_for(self.secrets[username])
 
+    def code_for_offset(self, username: str, seconds: int) -> str:
+        """The code a phone whose clock is ``seconds`` off would show now."""
+        return str(pyotp.TOTP(self.secrets[username]).at(int(self.clock.now()) + seconds))
+
     # -- browser actions ----------------------------------------------------------------
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return self.client.get(path, **kw)

@@ -21,7 +21,7 @@ class WebError(Exception):
     """Root of the web layer's errors; never raised itself."""
 
 
-class Redirect(WebError):  # noqa: N818 - it is a control-flow signal, not a failure
+class Redirect(WebError):
     """Stop handling the request and send the browser to ``url`` (303 See Other)."""
 
     def __init__(self, url: str) -> None:
@@ -29,7 +29,7 @@ class Redirect(WebError):  # noqa: N818 - it is a control-flow signal, not a fai
         self.url = url
 
 
-class CsrfRejected(WebError):  # noqa: N818 - named like the service errors
+class CsrfRejected(WebError):
     """A POST without the session's CSRF token."""
 
 

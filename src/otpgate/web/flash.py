@@ -28,6 +28,17 @@ _MESSAGES = {
     "policy_saved": N_("The policy was saved."),
 }
 
+_DRIFT = {
+    "clock_behind": N_(
+        "Your authenticator's clock seems about %(n)d seconds behind. Set your phone's time "
+        "automatically, or codes will soon be refused."
+    ),
+    "clock_ahead": N_(
+        "Your authenticator's clock seems about %(n)d seconds ahead. Set your phone's time "
+        "automatically, or codes will soon be refused."
+    ),
+}
+
 
 def flash(page: Page, key: str, **params: Any) -> None:
     """Show the notice ``key`` on the next page this session renders."""
@@ -50,5 +61,7 @@ def take_flash(page: Page) -> str | None:
                 "You used a recovery code. %(n)d recovery codes are left.",
                 left,
             ) % {"n": left}
+        if key in _DRIFT:
+            return gettext(_DRIFT[str(key)]) % {"n": int(params.get("n", 0))}
         message = _MESSAGES.get(str(key))
         return gettext(message) if message else None

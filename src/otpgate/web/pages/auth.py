@@ -109,9 +109,9 @@ def two_factor_submit(
         if problem.retry_after is not None:
             response.headers["Retry-After"] = str(problem.retry_after)
         return response
-    response = _full(page, trust == "yes")
+    done = _full(page, trust == "yes")
     _warn_about_drift(page, factor)
-    return response
+    return done
 
 
 def _warn_about_drift(page: Page, factor: SecondFactor) -> None:
