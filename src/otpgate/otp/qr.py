@@ -11,11 +11,12 @@ raster output (1-pixel modules are too fine for many decoders).
 from __future__ import annotations
 
 import io
-from typing import Final
-
-import segno
+from typing import TYPE_CHECKING, Final
 
 from otpgate.otp.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    import segno
 
 __all__ = ["QR_BORDER", "QR_ERROR", "qr_png", "qr_svg", "qr_terminal"]
 
@@ -30,6 +31,10 @@ _ANSI_START, _ANSI_RESET = "\x1b[97;40m", "\x1b[0m"
 
 
 def _make(uri: str) -> segno.QRCode:
+    # Imported here: loading segno costs more than a verification's whole budget, and
+    # the login path (web, PAM) imports otpgate.otp without ever drawing a QR code.
+    import segno
+
     if not isinstance(uri, str) or not uri:
         raise InvalidParameter("the QR code content must be a non-empty string")
     if len(uri) > _MAX_URI:
