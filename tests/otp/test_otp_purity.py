@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import otpgate.otp
@@ -47,3 +49,9 @@ def test_public_api_is_exported() -> None:
     assert contract <= set(otpgate.otp.__all__)
     for name in otpgate.otp.__all__:
         assert hasattr(otpgate.otp, name), name
+
+
+def test_import_does_not_load_segno() -> None:
+    """Importing the core (as the login path does) loads no QR code library."""
+    code = "import sys, otpgate.otp; sys.exit('segno' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
