@@ -4,8 +4,6 @@ Messages are one line, in English, and safe to show to the person concerned: the
 contain a secret, a code or a password.
 """
 
-# The names are the public contract (Locked, NotFound, ...), so no "Error" suffix.
-# ruff: noqa: N818
 from __future__ import annotations
 
 from datetime import datetime
