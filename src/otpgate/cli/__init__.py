@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "otpgate.cli.audit",
     "otpgate.cli.tokens",
     "otpgate.cli.keys",
+    "otpgate.cli.groups",
     "otpgate.cli.db",
     "otpgate.cli.serve",
     "otpgate.cli.ssh",
