@@ -40,6 +40,7 @@ def test_verify_accepts_a_current_code(api: ApiHarness) -> None:
     assert body["ok"] is True and body["method"] == "totp" and body["username"] == "alice"
     assert body["drift_seconds"] == 0
     assert isinstance(body["credential_id"], int)
+    assert "set-cookie" not in r.headers  # the API is stateless: no portal session
 
 
 def test_verify_reports_drift_of_a_code_one_step_behind(api: ApiHarness) -> None:
