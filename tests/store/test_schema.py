@@ -101,7 +101,7 @@ def test_timestamps_are_stored_with_time_zone_on_postgres(engine: Engine) -> Non
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    assert len(rows) == 23
+    assert len(rows) == 24
     assert {r.data_type for r in rows} == {"timestamp with time zone"}
 
 
@@ -118,6 +118,7 @@ def test_user_foreign_keys_cascade_on_delete(engine: Engine) -> None:
         "recovery_codes",
         "trusted_devices",
         "sessions",
+        "user_groups",
     }
     for _, fk in fks:
         assert fk["referred_table"] == "users"
