@@ -88,7 +88,10 @@ def normalise_path(raw: object) -> str | None:
     """
     if not isinstance(raw, str) or not raw.startswith("/") or len(raw) > 8192:
         return None
-    path = unquote(raw.split("?", 1)[0].split("#", 1)[0], errors="strict")
+    try:
+        path = unquote(raw.split("?", 1)[0].split("#", 1)[0], errors="strict")
+    except UnicodeDecodeError:
+        return None
     if any(ord(c) < 0x20 or c in "\x7f\\" for c in path):
         return None
     parts: list[str] = []

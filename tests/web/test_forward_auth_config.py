@@ -6,6 +6,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from otpgate.config import ConfigError, Settings
 from otpgate.sites import (
@@ -138,6 +140,7 @@ def test_longest_path_then_exact_domain_then_file_order_chooses_the_site() -> No
         ("/a/../../b", None),
         ("/a\\b", None),
         ("/a%00b", None),
+        ("/a%ff", None),
         ("a/b", None),
         ("", None),
     ],
@@ -180,3 +183,24 @@ def test_cookie_domain_setting_is_checked() -> None:
     assert Settings.from_env({"OTPGATE_SITES_FILE": "/etc/otpgate/sites.toml"}).sites_file == (
         Path("/etc/otpgate/sites.toml")
     )
+
+
+_PATH_PIECES = ["/", ".", "..", "%2e", "%2E", "%2f", "%", "ff", "a", "\\", "?", "#", "%00"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PATH_PIECES), max_size=12).map("".join))
+def test_path_normalisation_never_fails_and_leaves_no_dot_segment(raw: str) -> None:
+    """Hypothesis: any text gives None or a clean absolute path without . or .. segments."""
+    path = normalise_path("/" + raw)
+    if path is not None:
+        assert path.startswith("/") and "//" not in path
+        assert not {".", ".."} & set(path.split("/"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_host_normalisation_never_fails(raw: str) -> None:
+    """Hypothesis: any header text gives None or a plain lower-case host name."""
+    host = normalise_host(raw)
+    assert host is None or (host == host.lower() and host.isascii() and ":" not in host)
