@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 __all__ = ["ConfigError", "Settings"]
 
@@ -103,6 +104,27 @@ class Settings:
     # subdomain); empty = host-only cookie. Protected sites: a TOML file (see sites.py).
     cookie_domain: str = ""
     sites_file: Path | None = None
+    # Security e-mails: off unless a host is set. Port 0 = the usual port of the mode
+    # (25 none, 587 starttls, 465 tls).
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = ""
+    smtp_timeout: int = 10
+
+    @property
+    def smtp_configured(self) -> bool:
+        """True when security e-mails are to be sent (an SMTP host is set)."""
+        return bool(self.smtp_host)
+
+    @property
+    def effective_smtp_port(self) -> int:
+        """The configured SMTP port, or the usual one of the security mode."""
+        if self.smtp_port:
+            return self.smtp_port
+        return {"none": 25, "tls": 465}.get(self.smtp_security, 587)
 
     @property
     def effective_database_url(self) -> str:
@@ -152,4 +174,33 @@ class Settings:
             base_url=_str(e, "OTPGATE_BASE_URL", ""),
             cookie_domain=_domain(e, "OTPGATE_COOKIE_DOMAIN"),
             sites_file=_path(e, "OTPGATE_SITES_FILE"),
+            **_smtp(e),
         )
+
+
+_SMTP_SECURITY = ("none", "starttls", "tls")
+
+
+def _smtp(env: Mapping[str, str]) -> dict[str, Any]:
+    host = _str(env, "OTPGATE_SMTP_HOST", "")
+    security = _str(env, "OTPGATE_SMTP_SECURITY", "starttls").lower()
+    if security not in _SMTP_SECURITY:
+        raise ConfigError(f"OTPGATE_SMTP_SECURITY must be none, starttls or tls, got {security!r}")
+    sender = _str(env, "OTPGATE_SMTP_FROM", "")
+    if host and "@" not in sender:
+        raise ConfigError(
+            "OTPGATE_SMTP_FROM must be an e-mail address when OTPGATE_SMTP_HOST is set"
+        )
+    port = _int(env, "OTPGATE_SMTP_PORT", 0, 0)
+    if port > 65535:
+        raise ConfigError(f"OTPGATE_SMTP_PORT must be at most 65535, got {port}")
+    return {
+        "smtp_host": host,
+        "smtp_port": port,
+        "smtp_security": security,
+        "smtp_user": _str(env, "OTPGATE_SMTP_USER", ""),
+        # Not stripped: a password may start or end with a space.
+        "smtp_password": env.get("OTPGATE_SMTP_PASSWORD", ""),
+        "smtp_from": sender,
+        "smtp_timeout": _int(env, "OTPGATE_SMTP_TIMEOUT", 10, 1),
+    }
