@@ -66,7 +66,12 @@ def _rotate(args: argparse.Namespace) -> int:
     others = [kid for kid in ctx.keyring.ids if kid != ctx.keyring.primary_id]
     if others:
         again = "otpgate keys rotate" + ("" if settings.secret_keys else " --no-new-key")
-        print(f"Older keys still configured: {', '.join(others)}. Restart running "
-              f"`otpgate serve` processes so they load the new key, run `{again}` (it "
-              "should re-encrypt 0 secrets), then you may remove the older keys.")
+        reload = (
+            "Restart running otpgate processes so they use the new OTPGATE_SECRET_KEYS"
+            if settings.secret_keys
+            else "Running otpgate processes that read this key file pick up the new key "
+            "within seconds (copy the file to other hosts first)"
+        )
+        print(f"Older keys still configured: {', '.join(others)}. {reload}; then run "
+              f"`{again}` (it should re-encrypt 0 secrets) and you may remove the older keys.")
     return 0

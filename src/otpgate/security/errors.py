@@ -5,9 +5,6 @@ libraries (argon2-cffi, cryptography) never escape: they are turned into one of 
 raised ``from None`` so that no key material or library detail travels with them.
 """
 
-# The names are the layer's contract (they read as verdicts: DecryptionFailed, WeakPassword).
-# ruff: noqa: N818
-
 from __future__ import annotations
 
 __all__ = [

@@ -9,11 +9,18 @@ values than otpgate seals under one key (NIST SP 800-38D: 2**32 per key).
 Keys come from configuration (:func:`load_keyring`): ``OTPGATE_SECRET_KEYS`` as
 ``kid:base64url-key,kid2:...`` (first = primary), or else a key file in the same format,
 one key per line, created with mode 0600 on first use.
+
+A ring loaded from a key file follows that file: when ``otpgate keys rotate`` adds a new
+primary key, running processes notice within :data:`RELOAD_CHECK_SECONDS` (and at once
+when asked to open a value under a key id they don't know), so rotation needs no restart.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,9 +35,18 @@ from otpgate.security._keyfile import (
 )
 from otpgate.security.errors import DecryptionFailed, InvalidKeyConfig
 
-__all__ = ["KEY_BYTES", "KeyRing", "add_key_to_file", "load_keyring", "new_key"]
+__all__ = [
+    "KEY_BYTES",
+    "RELOAD_CHECK_SECONDS",
+    "KeyRing",
+    "add_key_to_file",
+    "load_keyring",
+    "new_key",
+]
 
 KEY_BYTES = 32
+# How stale a file-backed ring may be before a seal looks at the key file again.
+RELOAD_CHECK_SECONDS = 2.0
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
 # Binds the key id into the authenticated data too, so a value relabelled with another
@@ -54,37 +70,47 @@ class KeyRing:
     ``repr`` shows key ids only; the key bytes are kept inside the cipher objects.
     """
 
-    __slots__ = ("_ciphers", "_ids")
+    __slots__ = ("_checked_at", "_file", "_lock", "_stamp", "_state")
 
-    def __init__(self, keys: Sequence[tuple[str, bytes]]) -> None:
-        if not keys:
-            raise InvalidKeyConfig("no secret key configured")
-        ciphers: dict[str, AESGCM] = {}
-        seen: set[bytes] = set()
-        for key_id, key in keys:
-            _check_key(key_id, key)
-            material = bytes(key)
-            if key_id in ciphers:
-                raise InvalidKeyConfig(f"secret key id {key_id!r} is used twice")
-            if material in seen:
-                raise InvalidKeyConfig(f"secret key {key_id!r} repeats another key")
-            seen.add(material)
-            ciphers[key_id] = AESGCM(material)
-        self._ciphers = ciphers
-        self._ids = tuple(ciphers)
+    def __init__(self, keys: Sequence[tuple[str, bytes]], *, key_file: Path | None = None) -> None:
+        self._state = _ciphers_of(keys)
+        self._file = key_file
+        self._stamp = _stamp(key_file) if key_file is not None else None
+        self._checked_at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _current(self, *, force: bool = False) -> tuple[dict[str, AESGCM], tuple[str, ...]]:
+        """The ciphers, re-read from the key file if it changed since it was last read."""
+        if self._file is None:
+            return self._state
+        now = time.monotonic()
+        if not force and now - self._checked_at < RELOAD_CHECK_SECONDS:
+            return self._state
+        with self._lock:
+            self._checked_at = now
+            stamp = _stamp(self._file)
+            if stamp is not None and stamp != self._stamp:
+                # A file caught half-written or made invalid keeps the keys we have; the
+                # next check tries again.
+                with contextlib.suppress(InvalidKeyConfig):
+                    keys = read_key_file(self._file)
+                    if keys:
+                        self._state = _ciphers_of(keys)
+                        self._stamp = stamp
+        return self._state
 
     @property
     def primary_id(self) -> str:
         """Id of the key that seals new values."""
-        return self._ids[0]
+        return self._current()[1][0]
 
     @property
     def ids(self) -> tuple[str, ...]:
         """All key ids, primary first."""
-        return self._ids
+        return self._current()[1]
 
     def __repr__(self) -> str:
-        return f"KeyRing(primary_id={self.primary_id!r}, ids={self._ids!r})"
+        return f"KeyRing(primary_id={self._state[1][0]!r}, ids={self._state[1]!r})"
 
     __str__ = __repr__
 
@@ -99,15 +125,19 @@ class KeyRing:
             raise TypeError("context must be bytes")
         if not context:
             raise ValueError("context must not be empty: it binds the value to its owner")
+        ciphers, ids = self._current()
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = self._ciphers[self.primary_id].encrypt(
-            nonce, plaintext, _aad(self.primary_id, context)
-        )
-        return self.primary_id, nonce + sealed
+        sealed = ciphers[ids[0]].encrypt(nonce, plaintext, _aad(ids[0], context))
+        return ids[0], nonce + sealed
 
     def open(self, key_id: str, sealed: bytes | bytearray | memoryview, *, context: bytes) -> bytes:
         """Decrypt a value made by :meth:`seal`; any failure raises :class:`DecryptionFailed`."""
-        cipher = self._ciphers.get(key_id) if isinstance(key_id, str) else None
+        if not isinstance(key_id, str):
+            raise DecryptionFailed("sealed value has no valid key id")
+        cipher = self._state[0].get(key_id)
+        if cipher is None:
+            # Sealed by a process that already loaded a newer key file: look again.
+            cipher = self._current(force=True)[0].get(key_id)
         if cipher is None:
             raise DecryptionFailed(f"sealed value uses unknown key id {str(key_id)[:40]!r}")
         if not isinstance(sealed, bytes | bytearray | memoryview) or not isinstance(context, bytes):
@@ -122,6 +152,31 @@ class KeyRing:
             raise DecryptionFailed(
                 "sealed value cannot be opened with this key and context"
             ) from None
+
+
+def _ciphers_of(keys: Sequence[tuple[str, bytes]]) -> tuple[dict[str, AESGCM], tuple[str, ...]]:
+    if not keys:
+        raise InvalidKeyConfig("no secret key configured")
+    ciphers: dict[str, AESGCM] = {}
+    seen: set[bytes] = set()
+    for key_id, key in keys:
+        _check_key(key_id, key)
+        material = bytes(key)
+        if key_id in ciphers:
+            raise InvalidKeyConfig(f"secret key id {key_id!r} is used twice")
+        if material in seen:
+            raise InvalidKeyConfig(f"secret key {key_id!r} repeats another key")
+        seen.add(material)
+        ciphers[key_id] = AESGCM(material)
+    return ciphers, tuple(ciphers)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _check_key(key_id: object, key: object) -> None:
@@ -149,12 +204,14 @@ def load_keyring(secret_keys: str, key_file: Path) -> KeyRing:
         keys = read_key_file(key_file)
         if keys is None:
             raise InvalidKeyConfig(f"key file {key_file} vanished after it was created")
-    return _ring(keys, f"key file {key_file}")
+    return _ring(keys, f"key file {key_file}", key_file=key_file)
 
 
-def _ring(keys: Sequence[tuple[str, bytes]], source: str) -> KeyRing:
+def _ring(
+    keys: Sequence[tuple[str, bytes]], source: str, *, key_file: Path | None = None
+) -> KeyRing:
     try:
-        return KeyRing(keys)
+        return KeyRing(keys, key_file=key_file)
     except InvalidKeyConfig as exc:
         raise InvalidKeyConfig(f"{source}: {exc}") from None
 
