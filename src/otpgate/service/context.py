@@ -13,7 +13,6 @@ from otpgate.security.passwords import PasswordHasher
 from otpgate.security.secretbox import KeyRing, load_keyring
 from otpgate.service.clock import Clock, SystemClock
 from otpgate.store.db import make_engine, make_session_factory
-from otpgate.store.schema import upgrade
 
 __all__ = ["Context", "Origin", "Source", "build_context"]
 
@@ -48,6 +47,10 @@ def build_context(
     """Wire the layers below from settings; ``migrate`` brings the schema to the newest."""
     engine = make_engine(settings.effective_database_url)
     if migrate:
+        # Alembic costs ~0.1 s to import: only the processes that migrate pay for it
+        # (``otpgate pam`` runs once per SSH login).
+        from otpgate.store.schema import upgrade
+
         upgrade(engine)
     return Context(
         settings=settings,
