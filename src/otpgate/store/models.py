@@ -32,6 +32,7 @@ __all__ = [
     "AppSetting",
     "AuditEvent",
     "Base",
+    "BypassCode",
     "OtpCredential",
     "RecoveryCode",
     "Throttle",
@@ -130,6 +131,21 @@ class RecoveryCode(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class BypassCode(Base):
+    """A one-time code an admin issued for a user who lost their phone; stored hashed."""
+
+    __tablename__ = "bypass_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    note: Mapped[str] = mapped_column(Text)  # the identity check the admin made
+    issued_by: Mapped[str] = mapped_column(String(150), default="")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
