@@ -86,6 +86,10 @@ class Settings:
     otp_period: int = 30
     otp_window: int = 1
     hotp_look_ahead: int = 10
+    # HOTP resynchronisation: how far past the last counter two consecutive codes are sought.
+    hotp_resync_window: int = 200
+    # Admin-issued one-time bypass codes (lost phone) stay valid this long.
+    bypass_code_minutes: int = 15
     # Password hashing (argon2id): RFC 9106's second recommended option.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
@@ -155,6 +159,8 @@ class Settings:
             otp_period=_int(e, "OTPGATE_OTP_PERIOD", d.otp_period, 1),
             otp_window=_int(e, "OTPGATE_OTP_WINDOW", d.otp_window, 0),
             hotp_look_ahead=_int(e, "OTPGATE_HOTP_LOOK_AHEAD", d.hotp_look_ahead, 0),
+            hotp_resync_window=_int(e, "OTPGATE_HOTP_RESYNC_WINDOW", d.hotp_resync_window, 1),
+            bypass_code_minutes=_int(e, "OTPGATE_BYPASS_CODE_MINUTES", d.bypass_code_minutes, 1),
             argon2_time_cost=_int(e, "OTPGATE_ARGON2_TIME_COST", d.argon2_time_cost, 1),
             argon2_memory_kib=_int(e, "OTPGATE_ARGON2_MEMORY_KIB", d.argon2_memory_kib, 8),
             argon2_parallelism=_int(e, "OTPGATE_ARGON2_PARALLELISM", d.argon2_parallelism, 1),

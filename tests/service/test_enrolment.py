@@ -181,21 +181,29 @@ def test_disable_needs_password_and_code(ctx: Context, web: Origin, make_user: M
 
 
 def test_remove_one_of_two_then_the_last(ctx: Context, web: Origin, make_user: MakeUser) -> None:
-    """Removing one authenticator keeps 2FA on; removing the last turns it off."""
+    """Removing one authenticator (with a code of another) keeps 2FA on; removing the last
+    needs the password and a code, and turns it off."""
     user = make_user("alice")
     phone = enrol(ctx, web, user.id, "Phone")
     backup = enrol(ctx, web, user.id, "Backup")
     with pytest.raises(StepUpRequired):
         enrolment.remove_credential(ctx, web, user.id, phone.credential_id, step_up_at=None)
-    enrolment.remove_credential(ctx, web, user.id, phone.credential_id, step_up_at=ctx.now_dt())
+    enrolment.remove_credential(
+        ctx, web, user.id, phone.credential_id, step_up_at=ctx.now_dt(), code=backup.code(ctx)
+    )
     assert [c.name for c in enrolment.list_credentials(ctx, user.id)] == ["Backup"]
     with pytest.raises(CodeRejected):
         login.verify_code(ctx, web, user.id, phone.code(ctx))
+    clock_of(ctx).advance(30)
     assert login.verify_code(ctx, web, user.id, backup.code(ctx)).method == "totp"
     assert _count(ctx, RecoveryCode) == 10
     with pytest.raises(NotFound):
         enrolment.remove_credential(ctx, web, user.id, phone.credential_id, step_up_at=ctx.now_dt())
-    enrolment.remove_credential(ctx, web, user.id, backup.credential_id, step_up_at=ctx.now_dt())
+    clock_of(ctx).advance(30)
+    enrolment.remove_credential(
+        ctx, web, user.id, backup.credential_id, step_up_at=None,
+        password=PASSWORD, code=backup.code(ctx),
+    )
     assert (_count(ctx, OtpCredential), _count(ctx, RecoveryCode)) == (0, 0)
     kinds = _kinds(ctx)
     assert audit.AuditKind.AUTHENTICATOR_REMOVED in kinds

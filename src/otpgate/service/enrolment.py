@@ -23,6 +23,8 @@ from otpgate.service._stepup import require_fresh_step_up
 from otpgate.service._tx import check_id, load_active_user, unit_of_work
 from otpgate.service.admin import read_policy
 from otpgate.service.audit import AuditKind, record
+from otpgate.service.authenticators import remove_credential, rename_credential, switch_off
+from otpgate.service.compat import check_app_honoured_settings
 from otpgate.service.errors import (
     AlreadyEnrolled,
     CodeRejected,
@@ -54,6 +56,7 @@ __all__ = [
     "disable_2fa",
     "list_credentials",
     "remove_credential",
+    "rename_credential",
 ]
 
 MAX_NAME = 100
@@ -173,9 +176,15 @@ def confirm_enrolment(  # noqa: PLR0917 - the signature is the adapters' contrac
         user = load_active_user(session, user_id)
         now = ctx.now_dt()
         cred = _pending_of(session, user, cred_id, now)
-        found = match_step(ctx, cred, open_secret(ctx, cred), text, ctx.clock.now())
+        secret = open_secret(ctx, cred)
+        try:
+            found = match_step(ctx, cred, secret, text, ctx.clock.now())
+            reason = RejectReason.WRONG
+        except OtpError:  # letters, or not the configured number of digits
+            found, reason = None, RejectReason.MALFORMED
         if found is None:
-            raise CodeRejected(RejectReason.WRONG)
+            check_app_honoured_settings(ctx, cred, secret, text, ctx.clock.now())
+            raise CodeRejected(reason)
         step, offset = found
         first = not has_active_credential(session, user.id)
         activated = cast(
@@ -221,19 +230,6 @@ def confirm_enrolment(  # noqa: PLR0917 - the signature is the adapters' contrac
         return []
 
 
-def _switch_off(
-    session: Session, ctx: Context, origin: Origin, user: User, detail: dict[str, object]
-) -> None:
-    """Remove every credential, recovery code and trusted device of the user; audit it."""
-    detail = {
-        **detail,
-        "credentials": repo.delete_credentials(session, user.id),
-        "recovery_codes": repo.delete_recovery_codes(session, user.id),
-        "devices": repo.revoke_all_devices(session, user.id, ctx.now_dt()),
-    }
-    record(session, ctx, origin, AuditKind.TWOFA_DISABLED, actor=user, subject=user, detail=detail)
-
-
 def disable_2fa(ctx: Context, origin: Origin, user_id: int, password: str, code: str) -> None:
     """Turn 2FA off: needs the password and a current code (both throttled as at login)."""
     secret = password_text(password)
@@ -250,7 +246,7 @@ def disable_2fa(ctx: Context, origin: Origin, user_id: int, password: str, code:
             if isinstance(outcome, CodeRejected):
                 failure = outcome
             else:
-                _switch_off(session, ctx, origin, user, {"via": "disable"})
+                switch_off(session, ctx, origin, user, {"via": "disable"})
     if failure is not None:
         raise failure
 
@@ -260,35 +256,3 @@ def list_credentials(ctx: Context, user_id: int) -> list[CredentialView]:
     with unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
         return [credential_view(c) for c in repo.credentials_of(session, user.id, "active")]
-
-
-def remove_credential(
-    ctx: Context,
-    origin: Origin,
-    user_id: int,
-    credential_id: int,
-    *,
-    step_up_at: datetime | None,
-) -> None:
-    """Remove one authenticator (fresh step-up needed); removing the last turns 2FA off."""
-    require_fresh_step_up(ctx, step_up_at)
-    cred_id = check_id(credential_id, "authenticator id")
-    with unit_of_work(ctx) as session:
-        user = load_active_user(session, user_id)
-        active = repo.credentials_of(session, user.id, "active")
-        cred = next((c for c in active if c.id == cred_id), None)
-        if cred is None:
-            raise NotFound("No such authenticator.")
-        if len(active) == 1:
-            _switch_off(session, ctx, origin, user, {"via": "remove_last", "name": cred.name})
-            return
-        repo.delete_credential(session, user.id, cred.id)
-        record(
-            session,
-            ctx,
-            origin,
-            AuditKind.AUTHENTICATOR_REMOVED,
-            actor=user,
-            subject=user,
-            detail={"credential_id": cred.id, "name": cred.name},
-        )

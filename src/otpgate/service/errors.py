@@ -12,12 +12,14 @@ from enum import StrEnum
 __all__ = [
     "AccountDisabled",
     "AlreadyEnrolled",
+    "AppIgnoredSettings",
     "AuthenticationFailed",
     "CodeRejected",
     "Conflict",
     "EnrolmentExpired",
     "InvalidInput",
     "KeyUnavailable",
+    "LastAuthenticator",
     "Locked",
     "NotEnrolled",
     "NotFound",
@@ -115,5 +117,30 @@ class KeyUnavailable(ServiceError):
 
     def __init__(
         self, message: str = "A stored secret cannot be opened with the configured keys."
+    ) -> None:
+        super().__init__(message)
+
+
+class AppIgnoredSettings(ServiceError):
+    """The confirming code is the standard SHA1/6 digits/30 s code of the same secret: the
+    authenticator app ignored the non-default parameters the operator configured."""
+
+    def __init__(self, wanted: str, message: str | None = None) -> None:
+        self.wanted = wanted
+        super().__init__(
+            message
+            or f"Your authenticator app ignored the settings ({wanted}) and shows standard "
+            "codes. Use an app reported to honour them, such as Aegis, 2FAS or FreeOTP, "
+            "and scan the QR code again."
+        )
+
+
+class LastAuthenticator(ServiceError):
+    """Removing the only authenticator turns 2FA off: it needs the password and a code."""
+
+    def __init__(
+        self,
+        message: str = "This is your last authenticator: removing it turns two-factor "
+        "authentication off. Confirm with your password and a current code.",
     ) -> None:
         super().__init__(message)

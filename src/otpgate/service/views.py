@@ -10,6 +10,7 @@ from typing import Any, Literal
 __all__ = [
     "ApiTokenView",
     "AuditView",
+    "BypassIssued",
     "CredentialView",
     "DeviceView",
     "PasswordStep",
@@ -129,7 +130,7 @@ class PasswordStep:
 
 @dataclass(frozen=True)
 class SecondFactor:
-    method: Literal["totp", "hotp", "recovery", "device"]
+    method: Literal["totp", "hotp", "recovery", "device", "bypass"]
     credential_id: int | None
     drift_seconds: float | None
     recovery_codes_left: int
@@ -146,3 +147,15 @@ class ApiTokenView:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BypassIssued:
+    """A one-time bypass code, shown once to the admin who issued it; never logged."""
+
+    username: str
+    code: str
+    expires_at: datetime
+
+    def __repr__(self) -> str:
+        return f"BypassIssued(username={self.username!r}, expires_at={self.expires_at!r})"
