@@ -33,6 +33,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BypassCode",
+    "OutboxMail",
     "OtpCredential",
     "RecoveryCode",
     "Throttle",
@@ -233,3 +234,33 @@ class AppSetting(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class OutboxMail(Base):
+    """One e-mail to send, written in the transaction of the event it tells about.
+
+    A sender claims due rows (``status`` queued → sending, with its ``claim`` token), sends
+    them outside any transaction, then marks each sent, or failed with the time of the
+    next attempt, or dead. The rendered text is stored: it never holds a secret or a code.
+    No foreign key: like audit rows, a message is self-contained.
+    """
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(64))  # the audit kind it tells about, or "invite"
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default="queued")  # queued|sending|sent|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    claim: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -58,6 +58,7 @@ from otpgate.store._groups import (
     groups_of_user,
     remove_group_member,
 )
+from otpgate.store._outbox import *  # noqa: F403 - the outbox repositories
 from otpgate.store._records import (
     add_audit,
     clear_throttle,
