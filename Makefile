@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit system-packages bench clean pam
+.PHONY: run test lint typecheck unit system-packages bench clean pam messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,8 +38,18 @@ pam: pam/pam_otpgate.so
 pam/pam_otpgate.so: pam/pam_otpgate.c
 	$(CC) $(PAM_CFLAGS) -shared -o $@ $< -lpam
 
+# Benchmarks are not tests: they print ratios against peers measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/otp_core.py
+	$(BIN)/python benchmarks/http_verify.py
+
+# Translations: extract the strings, merge them into the catalogs, compile the .mo files.
+LOCALE := src/otpgate/web/locale
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F $(LOCALE)/babel.cfg -k N_ --no-location --omit-header \
+		-o $(LOCALE)/messages.pot src/otpgate/web
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages -w 100
+	$(BIN)/pybabel compile -d $(LOCALE) -D messages --statistics
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
