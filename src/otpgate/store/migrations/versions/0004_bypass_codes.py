@@ -1,8 +1,8 @@
 """One-time bypass codes an administrator issues to a user who lost their authenticator.
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2025-01-03 00:00:00
+Revision ID: 0004
+Revises: 0003
+Create Date: 2025-01-04 00:00:00
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
