@@ -12,6 +12,14 @@ headers — ``X-Original-URL`` (nginx) or ``X-Forwarded-Proto``/``-Host``/``-Uri
   ``?redirect=1`` (Traefik, Caddy: they pass the answer to the browser) it is a **302**.
 - **403** when the user is logged in but not allowed on this site (or the site wants 2FA
   the account lacks), or when the host and path belong to no protected site.
+  ``X-Otpgate-Reason`` says which: ``not-allowed``, ``2fa-required``, ``unknown-site``.
+  For ``2fa-required`` only, ``Location`` is the portal's security page (with ``rd=``),
+  where the user turns 2FA on and is then sent back; with ``?redirect=1`` that answer
+  is a **302** there. nginx's ``auth_request`` keeps its own 403 body, but
+  ``auth_request_set $otpgate_location $upstream_http_location`` plus
+  ``error_page 401 403 = @otpgate`` with ``if ($otpgate_location = "") { return 403; }
+  return 302 $otpgate_location;`` in ``@otpgate`` sends the browser on, while a 403
+  without ``Location`` (``not-allowed``) stays a 403.
 
 Every answer is ``Cache-Control: no-store``. The endpoint never changes a session except
 to note its use (inactivity timeout) or to end one that outlived the site's limits.
@@ -21,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -159,6 +167,15 @@ def _login_url(request: Request, target: _Target) -> str:
     return f"{base}{joiner}rd={quote(rd, safe='')}"
 
 
+def _security_url(request: Request, target: _Target) -> str:
+    # The portal's security page, beside its login page (same host and path prefix).
+    settings: Settings = session_handle(request).ctx.settings
+    login = sites_of(request).login_url or settings.base_url.rstrip("/") + "/login"
+    base = urljoin(login, "security")
+    rd = return_url_for(request, target.url)
+    return base if rd is None else f"{base}?rd={quote(rd, safe='')}"
+
+
 def _header_value(text: str) -> str:
     # Header values are ASCII here; anything else (e.g. an accented e-mail) is escaped.
     return quote(text, safe="!#$%&'()*+,-./:;<=>?@[]^_`{|}~ ")
@@ -170,6 +187,14 @@ def _deny(status: int, reason: str, location: str | None = None) -> Response:
     if location is not None:
         response.headers["Location"] = location
     return response
+
+
+def _send_to(redirect: str, status: int, reason: str, location: str) -> Response:
+    # nginx needs the 401/403 (auth_request accepts nothing else) and redirects itself;
+    # Traefik and Caddy pass the answer to the browser, so ?redirect=1 makes it a 302.
+    if redirect in ("1", "true", "yes"):
+        status = 302
+    return _deny(status, reason, location)
 
 
 def _granted(identity: SessionIdentity) -> Response:
@@ -198,12 +223,10 @@ def verify(request: Request, redirect: str = "") -> Response:
             require_2fa=site.require_2fa,
         )
     except NotEnrolled:
-        return _deny(403, "2fa-required")
+        # Logging in again would not help: send a browser to the enrolment instead.
+        return _send_to(redirect, 403, "2fa-required", _security_url(request, target))
     if identity is None:
-        login = _login_url(request, target)
-        if redirect in ("1", "true", "yes"):
-            return _deny(302, "login-required", login)
-        return _deny(401, "login-required", login)
+        return _send_to(redirect, 401, "login-required", _login_url(request, target))
     if not site.admits(identity.user.username, identity.groups):
         log.info("forward auth: %s refused on site %s", identity.user.username, site.name)
         return _deny(403, "not-allowed")

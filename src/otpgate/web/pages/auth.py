@@ -22,6 +22,7 @@ from otpgate.web.deps import (
     half_page,
     safe_next,
 )
+from otpgate.web.errors import Redirect
 from otpgate.web.flash import flash, take_flash
 from otpgate.web.sessions import DEVICE_COOKIE
 from otpgate.web.useragent import device_name
@@ -37,9 +38,21 @@ Text = Annotated[str, Form(max_length=2000)]
 OptionalText = Annotated[str, Form(max_length=2000)]
 
 
-@router.get("/login", response_class=HTMLResponse)
-def login_form(page: AnonymousPage) -> HTMLResponse:
+def login_entry(page: Page = Depends(any_page)) -> Page:  # noqa: B008 - FastAPI idiom
+    """:func:`anonymous_page` for ``GET /login``, which a proxy sends every session to.
+
+    The return URL (``rd``/``next``, validated) is kept at every level before the level's
+    redirect, so it survives the second factor or enrolment; a full session needs no
+    login and goes straight to it (or home when it is missing or refused).
+    """
     forward_auth.remember_return_url(page)
+    if page.view.level == "full":
+        raise Redirect(forward_auth.take_return_url(page))
+    return anonymous_page(page)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(page: Annotated[Page, Depends(login_entry)]) -> HTMLResponse:
     return page.render("login.html", notice=take_flash(page))
 
 

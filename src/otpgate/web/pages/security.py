@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from otpgate.service import audit, devices, enrolment, login, recovery, users
 from otpgate.service.errors import ServiceError, StepUpRequired
-from otpgate.web import i18n
+from otpgate.web import forward_auth, i18n
 from otpgate.web.deps import Page, csrf_guard, enrol_page, full_page, safe_next
 from otpgate.web.flash import flash, take_flash
 
@@ -49,6 +49,9 @@ def _security(page: Page, status: int = 200, error: str | None = None) -> HTMLRe
 
 @router.get("/security", response_class=HTMLResponse)
 def security(page: FullPage) -> HTMLResponse:
+    # Forward auth sends an account that a site wants with 2FA here, ``rd`` = that site:
+    # kept (validated) for the end of the enrolment.
+    forward_auth.remember_return_url(page)
     return _security(page)
 
 
@@ -100,16 +103,21 @@ def enable_submit(
     if page.view.level == "enrol":
         # 2FA proven just now: the enrolment-only session becomes a full one.
         page.session.rotate("full", page.user_id)
+    # Back to the site that asked for 2FA (forward auth), if the login came from one.
+    done = forward_auth.take_return_url(page, "/security")
     if codes:
-        return _codes_page(page, codes, first=True)
+        return _codes_page(page, codes, first=True, done=done)
     flash(page, "authenticator_added")
-    return page.redirect("/security")
+    return page.redirect(done)
 
 
-def _codes_page(page: Page, codes: list[str], *, first: bool) -> HTMLResponse:
+def _codes_page(
+    page: Page, codes: list[str], *, first: bool, done: str = "/security"
+) -> HTMLResponse:
     text = "\n".join(codes) + "\n"
     return page.render(
-        "recovery_codes.html", codes=codes, download=quote(text, safe=""), first=first
+        "recovery_codes.html", codes=codes, download=quote(text, safe=""), first=first,
+        done=done,
     )
 
 
