@@ -31,11 +31,16 @@ P(success in a day) ≤ 56 · 3 / 10⁶ ≈ 1.7 · 10⁻⁴ (about 1 in 6,000; �
 non-stop guessing, which leaves about 20,000 ``login.code_failed`` audit rows behind).
 From a single address: 9 per hour, 32 per day.
 
-Concurrency: :func:`begin_attempt` counts the attempt *before* the code is checked, with the
-store's atomic upsert, which also holds that counter's row lock (PostgreSQL) or the write
-lock (SQLite, ``BEGIN IMMEDIATE``) until the transaction ends. Attempts on one scope are
-therefore checked one after the other, so parallel requests cannot squeeze extra guesses
-through the moment a lock ends; a success or a replay gives the provisional count back.
+Concurrency: every attempt on an account's scopes first takes that account's row lock
+(:func:`lock_account`: ``SELECT … FOR NO KEY UPDATE`` on PostgreSQL; on SQLite every
+transaction holds the write lock from ``BEGIN IMMEDIATE``) and only then reads the counters,
+in a fresh statement. Attempts on one account are therefore decided one after the other, in
+every process, so parallel requests cannot squeeze extra guesses through the moment a lock
+ends. Under that lock the code check reads both counters in one query and writes them only
+on a failure (:func:`read_scopes`, :func:`count_attempt`); :func:`begin_attempt` (the other
+steps) counts the attempt up front with the store's atomic upsert and gives the provisional
+count back on success. Name scopes (unknown users) have no row to lock and rely on the
+upsert's row lock alone.
 """
 
 from __future__ import annotations
@@ -61,11 +66,14 @@ __all__ = [
     "ThrottlePolicy",
     "account_scope",
     "begin_attempt",
+    "count_attempt",
     "fail_attempt",
+    "lock_account",
     "locked_until",
     "name_scopes",
     "pair_scope",
     "raise_if_locked",
+    "read_scopes",
     "succeed_attempt",
 ]
 
@@ -160,29 +168,54 @@ class Attempt:
     previous_failure_at: datetime | None
 
 
+def lock_account(session: Session, scope: str) -> None:
+    """Take the row lock of the account a ``user:{id}|…`` scope belongs to (see above)."""
+    if scope.startswith("user:"):
+        repo.lock_user(session, int(scope[5 : scope.index("|")]))
+
+
+def read_scopes(session: Session, scopes: list[str], now: datetime) -> dict[str, Throttle]:
+    """The counters of ``scopes`` (one query), or :class:`Locked` if any of them is locked.
+
+    Call it after :func:`lock_account`, so that the counters cannot change before the
+    attempt is decided.
+    """
+    rows = repo.get_throttles(session, scopes)
+    ends = [u for row in rows.values() if (u := _active(row.locked_until, now)) is not None]
+    if ends:
+        raise Locked(max(ends))
+    return rows
+
+
+def count_attempt(
+    session: Session, scope: str, policy: ThrottlePolicy, now: datetime, row: Throttle | None
+) -> Attempt:
+    """Count an attempt on ``scope`` whose counter was ``row`` (as read under the account's
+    lock); a counter idle for longer than the policy's forget time starts again."""
+    previous = None
+    if row is not None:
+        if (now - row.last_failure_at).total_seconds() > policy.forget_after_seconds:
+            repo.clear_throttle(session, scope)
+        else:
+            previous = row.last_failure_at
+    row = repo.record_failure(session, scope, now)
+    # A name scope has no account lock: another process may have locked it between the
+    # read and the upsert, which now holds the row. Look again.
+    until = _active(row.locked_until, now)
+    if until is not None:
+        raise Locked(until)
+    return Attempt(scope, policy, row.failures, row, previous)
+
+
 def begin_attempt(session: Session, scope: str, policy: ThrottlePolicy, now: datetime) -> Attempt:
     """Count an attempt on ``scope`` before the secret is checked, or raise :class:`Locked`.
 
     On :class:`Locked` the caller's transaction must roll back (raising does that), which
     also takes back the count.
     """
-    row = repo.get_throttle(session, scope)
-    previous = None
-    if row is not None:
-        until = _active(row.locked_until, now)
-        if until is not None:
-            raise Locked(until)
-        if (now - row.last_failure_at).total_seconds() > policy.forget_after_seconds:
-            repo.clear_throttle(session, scope)
-        else:
-            previous = row.last_failure_at
-    row = repo.record_failure(session, scope, now)
-    # Another process may have locked the scope between the read above and the upsert,
-    # which now holds the row: look again.
-    until = _active(row.locked_until, now)
-    if until is not None:
-        raise Locked(until)
-    return Attempt(scope, policy, row.failures, row, previous)
+    lock_account(session, scope)
+    row = read_scopes(session, [scope], now).get(scope)
+    return count_attempt(session, scope, policy, now, row)
 
 
 def fail_attempt(session: Session, attempt: Attempt, now: datetime) -> datetime | None:

@@ -7,8 +7,10 @@ Order of the checks, and why:
    non-ASCII digits are :class:`CodeRejected` ``MALFORMED``). A malformed code is refused
    before any HMAC and *does not count* as a failure: it tests no candidate code, so it
    gives an attacker nothing, and refusing bad input leaves the database unchanged.
-2. The throttle counts the attempt on the account and on (account, client address); a
-   locked scope refuses even a correct code (:class:`Locked`).
+2. Under the account's row lock, the throttle counters of the account and of (account,
+   client address) are read; a locked scope refuses even a correct code (:class:`Locked`).
+   A failure is counted in both (step 5); a success writes them only to forget the
+   address's earlier failures.
 3. Every active authenticator is tried: TOTP within ±``otp_window`` steps, HOTP from the
    next counter with ``hotp_look_ahead`` more.
 4. A match on a step at or below the last accepted one, or a lost race on the conditional
@@ -148,15 +150,14 @@ def check_code(
         raise CodeRejected(RejectReason.MALFORMED)
 
     now, now_dt = ctx.clock.now(), ctx.now_dt()
-    account = throttle.begin_attempt(
-        session, throttle.account_scope(user.id, "code"), throttle.CODE_ACCOUNT, now_dt
-    )
-    pair = throttle.begin_attempt(
-        session,
+    scopes = [
+        throttle.account_scope(user.id, "code"),
         throttle.pair_scope(user.id, "code", origin.client_addr),
-        throttle.CODE_PAIR,
-        now_dt,
-    )
+    ]
+    # Under the account's lock, read both counters at once; a success writes them only
+    # when there is a failure of this address to forget, a failure counts in both.
+    throttle.lock_account(session, scopes[0])
+    counters = throttle.read_scopes(session, scopes, now_dt)
     replayed = False
     for cred in candidates:
         found = match_step(ctx, cred, open_secret(ctx, cred), text, now)
@@ -167,8 +168,10 @@ def check_code(
         if step > cred.last_step and repo.advance_last_step(
             session, cred.id, step, now=now_dt, drift_seconds=drift
         ):
-            throttle.succeed_attempt(session, account, forget=False)
-            throttle.succeed_attempt(session, pair, forget=True)
+            # The account's counter is not forgotten on success, so an attacker's budget
+            # is not renewed each time the owner logs in; the (account, address) one is.
+            if scopes[1] in counters:
+                repo.clear_throttle(session, scopes[1])
             if purpose == "login":
                 record(
                     session,
@@ -187,7 +190,11 @@ def check_code(
         replayed = True  # an old step, or another request accepted this one first
     if replayed:
         raise CodeRejected(RejectReason.REPLAYED)
-    note_failure(session, ctx, origin, user, [account, pair], method="code", purpose=purpose)
+    attempts = [
+        throttle.count_attempt(session, scope, policy, now_dt, counters.get(scope))
+        for scope, policy in zip(scopes, (throttle.CODE_ACCOUNT, throttle.CODE_PAIR), strict=True)
+    ]
+    note_failure(session, ctx, origin, user, attempts, method="code", purpose=purpose)
     return CodeRejected(RejectReason.WRONG)
 
 

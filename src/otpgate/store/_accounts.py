@@ -28,6 +28,7 @@ __all__ = [
     "find_user",
     "get_credential",
     "get_user",
+    "lock_user",
     "recovery_codes_left",
     "search_users",
 ]
@@ -39,6 +40,19 @@ __all__ = [
 def get_user(s: Session, user_id: int) -> User | None:
     """The user with this id, or None."""
     return s.get(User, user_id)
+
+
+def lock_user(s: Session, user_id: int) -> None:
+    """Hold the user's row lock until the transaction ends: attempts on one account's
+    throttle counters then run one after the other, in every process.
+
+    PostgreSQL: ``SELECT … FOR NO KEY UPDATE`` (not plain ``FOR UPDATE``, so inserting rows
+    that refer to the user is not blocked). SQLite: nothing to do, every transaction
+    already holds the database's write lock (``BEGIN IMMEDIATE``).
+    """
+    if s.get_bind().dialect.name == "sqlite":
+        return
+    s.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
 
 
 def find_user(s: Session, username: str) -> User | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "delete_setting",
     "get_setting",
     "get_throttle",
+    "get_throttles",
     "query_audit",
     "record_failure",
     "set_lock",
@@ -31,6 +33,13 @@ __all__ = [
 def get_throttle(s: Session, scope: str) -> Throttle | None:
     """The failure counter of ``scope``, or None if it has no failure recorded."""
     return s.get(Throttle, scope)
+
+
+def get_throttles(s: Session, scopes: Sequence[str]) -> dict[str, Throttle]:
+    """The counters of those ``scopes`` that have one, read fresh in one query."""
+    query = select(Throttle).where(Throttle.scope.in_(list(scopes)))
+    rows = s.scalars(query, execution_options={"populate_existing": True})
+    return {row.scope: row for row in rows}
 
 
 def record_failure(s: Session, scope: str, now: datetime) -> Throttle:

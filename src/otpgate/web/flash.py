@@ -21,6 +21,8 @@ _MESSAGES = {
     "device_revoked": N_("The device is no longer trusted."),
     "language_saved": N_("Your language setting was saved."),
     "password_confirmed": N_("Password confirmed."),
+    "password_changed": N_("Your password was changed. Your other sessions were logged out."),
+    "password_set": N_("The password was set. The account's open sessions were ended."),
     "user_created": N_("The account was created."),
     "twofa_reset": N_("Two-factor authentication was reset for this account."),
     "user_unlocked": N_("The account was unlocked."),

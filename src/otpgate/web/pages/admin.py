@@ -9,9 +9,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from otpgate.service import admin, audit, enrolment, users
+from otpgate.service import admin, audit, enrolment, login, users
 from otpgate.service.audit import AuditKind
-from otpgate.service.errors import AccountDisabled, InvalidInput, ServiceError
+from otpgate.service.errors import (
+    AccountDisabled,
+    AuthenticationFailed,
+    InvalidInput,
+    ServiceError,
+)
+from otpgate.web import i18n
 from otpgate.web.deps import Page, admin_page, csrf_guard
 from otpgate.web.flash import flash, take_flash
 
@@ -120,6 +126,45 @@ def unlock(page: AdminPage, user_id: int) -> Response:
         return _user_page(page, user_id, problem.status, problem.message)
     flash(page, "user_unlocked")
     return page.redirect(f"/admin/users/{user_id}")
+
+
+@router.post("/users/{user_id}/password", response_class=HTMLResponse)
+def set_password(
+    page: AdminPage, user_id: int, password: Text = "", password2: Text = "",
+    admin_password: Text = "",
+) -> Response:
+    """Set a user's password; the admin confirms with their own password first (a
+    session left open must not be enough to take over another account)."""
+    if password != password2:
+        error = _("The two new passwords are not the same.", page)
+        return _user_page(page, user_id, 400, error)
+    lang = page.view.data.get("lang")
+    try:
+        page.session.record_step_up(
+            login.verify_step_up(page.ctx, page.origin, page.user_id, admin_password)
+        )
+    except AuthenticationFailed:
+        return _user_page(page, user_id, 401, _("Your password is not correct.", page))
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        return _user_page(page, user_id, problem.status, problem.message)
+    try:
+        users.set_password(page.ctx, page.origin, page.user_id, user_id, password)
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        return _user_page(page, user_id, problem.status, problem.message)
+    if user_id == page.user_id:
+        # Their own account: the service ended this session too; keep this browser in.
+        page.session.rotate("full", user_id, step_up=True)
+        if isinstance(lang, str):
+            page.session.update(lang=lang)
+    flash(page, "password_set")
+    return page.redirect(f"/admin/users/{user_id}")
+
+
+def _(message: str, page: Page) -> str:
+    with i18n.use_locale(page.locale):
+        return i18n.gettext(message)
 
 
 @router.post("/users/{user_id}/deactivate", response_class=HTMLResponse)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from otpgate.service import audit, devices, enrolment, login, recovery, users
-from otpgate.service.errors import ServiceError, StepUpRequired
+from otpgate.service.errors import AuthenticationFailed, ServiceError, StepUpRequired
 from otpgate.web import forward_auth, i18n
 from otpgate.web.deps import Page, csrf_guard, enrol_page, full_page, safe_next
 from otpgate.web.flash import flash, take_flash
@@ -172,6 +172,36 @@ def revoke_device(page: FullPage, device_id: int) -> Response:
         return _security(page, problem.status, problem.message)
     flash(page, "device_revoked")
     return page.redirect("/security")
+
+
+@router.post("/security/password", response_class=HTMLResponse)
+def change_password(
+    page: FullPage, current: Text = "", password: Text = "", password2: Text = ""
+) -> Response:
+    if password != password2:
+        error = _("The two new passwords are not the same.", page)
+        return _security(page, 400, error)
+    lang = page.view.data.get("lang")
+    try:
+        users.change_password(page.ctx, page.origin, page.user_id, current, password)
+    except AuthenticationFailed:
+        return _security(page, 401, _("Your password is not correct.", page))
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        return _security(page, problem.status, problem.message)
+    # The service ended every session of the account, this one too (a thief's session
+    # must not survive): the browser that changed it gets a new full session, as the
+    # current password was typed just now.
+    page.session.rotate("full", page.user_id, step_up=True)
+    if isinstance(lang, str):
+        page.session.update(lang=lang)
+    flash(page, "password_changed")
+    return page.redirect("/security")
+
+
+def _(message: str, page: Page) -> str:
+    with i18n.use_locale(page.locale):
+        return i18n.gettext(message)
 
 
 @router.post("/security/language")
