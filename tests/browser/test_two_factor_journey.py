@@ -257,7 +257,7 @@ def test_the_backup_phone_logs_in_and_the_first_phone_is_removed(journey: Journe
 def _remove(page: Page, name: str, proof: str) -> None:
     """Press "Remove" on the authenticator's row, with a code of another authenticator."""
     row = page.locator("#authenticators tbody tr", has_text=name)
-    row.get_by_role("textbox").fill(proof)
+    row.get_by_label("Code from another authenticator").fill(proof)
     row.get_by_role("button", name=f"Remove {name}").click()
     page.wait_for_load_state()
 
@@ -280,8 +280,9 @@ def test_an_admin_reset_removes_2fa_and_is_in_the_audit_log(journey: Journey) ->
     admin.goto("/admin/users")
     admin.locator(f"#user-{USER}").click()
     expect(admin.locator("#subject-2fa")).to_have_text("On")
-    admin.get_by_label(re.compile(r"How did you check the person's identity")).fill(NOTE)
-    admin.get_by_role("button", name="Reset two-factor authentication").click()
+    reset = admin.get_by_role("region", name="Reset two-factor authentication")
+    reset.get_by_label(re.compile(r"How did you check the person's identity")).fill(NOTE)
+    reset.get_by_role("button", name="Reset two-factor authentication").click()
     expect(admin.locator("#notice")).to_have_text(
         "Two-factor authentication was reset for this account."
     )
