@@ -29,7 +29,9 @@ _COMMAND_MODULES = (
     "otpgate.cli.db",
     "otpgate.cli.serve",
     "otpgate.cli.ssh",
+    "otpgate.cli.pam_daemon",
     "otpgate.cli.import_ga",
+    "otpgate.cli.mail",
 )
 
 

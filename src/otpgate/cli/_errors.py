@@ -51,5 +51,6 @@ _BY_CLASS: dict[str, int] = {
     "otpgate.service.errors.Conflict": EXIT_CONFLICT,
     "otpgate.service.errors.InvalidInput": EXIT_BAD_INPUT,
     "otpgate.service.errors.KeyUnavailable": EXIT_CONFIG,
+    "otpgate.service.errors.MailNotConfigured": EXIT_CONFIG,
     "otpgate.service.errors.ServiceError": EXIT_REFUSED,
 }

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from otpgate.service import notify
 from otpgate.service._convert import audit_view
 from otpgate.service._tx import unit_of_work
 from otpgate.service.errors import InvalidInput, NotFound
@@ -61,6 +62,9 @@ class AuditKind(StrEnum):
     SETUP_COMPLETED = "setup.completed"
     GROUP_ADDED = "group.added"
     GROUP_REMOVED = "group.removed"
+    MAIL_FAILED = "mail.failed"
+    MAIL_DEAD = "mail.dead"
+    TWOFA_INVITED = "2fa.invited"
 
 
 _KINDS = frozenset(k.value for k in AuditKind)
@@ -76,8 +80,12 @@ def record(
     subject: User | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Add one audit row to the caller's transaction (committed with it, or not at all)."""
-    repo.add_audit(
+    """Add one audit row to the caller's transaction (committed with it, or not at all).
+
+    Events that call for a security e-mail queue it in the same transaction
+    (:func:`otpgate.service.notify.after_audit`).
+    """
+    event = repo.add_audit(
         session,
         at=ctx.now_dt(),
         kind=str(kind),
@@ -90,6 +98,7 @@ def record(
         user_agent=origin.user_agent[:400],
         detail=dict(detail or {}),
     )
+    notify.after_audit(session, ctx, origin, event, actor=actor, subject=subject)
 
 
 def _check_filters(

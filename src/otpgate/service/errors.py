@@ -21,6 +21,8 @@ __all__ = [
     "KeyUnavailable",
     "LastAuthenticator",
     "Locked",
+    "MailDeliveryFailed",
+    "MailNotConfigured",
     "NotEnrolled",
     "NotFound",
     "NotPermitted",
@@ -144,3 +146,16 @@ class LastAuthenticator(ServiceError):
         "authentication off. Confirm with your password and a current code.",
     ) -> None:
         super().__init__(message)
+
+
+class MailNotConfigured(ServiceError):
+    """An e-mail was asked for, but no SMTP server is configured."""
+
+    def __init__(
+        self, message: str = "Sending e-mail is not configured (set OTPGATE_SMTP_HOST)."
+    ) -> None:
+        super().__init__(message)
+
+
+class MailDeliveryFailed(ServiceError):
+    """The SMTP server could not be reached or refused the message."""
