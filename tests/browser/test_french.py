@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from .support import ADMIN, PASSWORD, Portal, shot
+
+pytestmark = pytest.mark.browser
 
 USERNAME_FR = "Nom d\u2019utilisateur"  # typographic apostrophe, as in the catalog
 

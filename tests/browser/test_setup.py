@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from .support import ADMIN, Portal, log_in, shot
+
+pytestmark = pytest.mark.browser
 
 
 def test_setup_link_made_an_admin_who_logs_in_and_cannot_be_reused(portal: Portal) -> None:
