@@ -1,17 +1,25 @@
 /*
- * pam_otpgate: asks "Verification code: " and lets `otpgate pam` check the answer.
+ * pam_otpgate: asks "Verification code: " and lets otpgate check the answer.
  *
- * The module holds no rule of its own: it converses, starts the helper with the code on
- * its standard input (PAM_USER, PAM_RHOST and PAM_SERVICE in a clean environment), waits
- * a bounded time and turns the exit status into a PAM result. Every failure to get a
- * clear "yes" from the helper -- helper missing or unsafe, time-out, signal, database
- * down, any exit status but 0 -- is PAM_AUTH_ERR with a syslog line: it fails closed.
+ * The module holds no rule of its own: it converses, then either asks a running
+ * `otpgate pam-daemon` over its Unix socket (socket=), or starts the helper `otpgate pam`
+ * with the code on its standard input (PAM_USER, PAM_RHOST and PAM_SERVICE in a clean
+ * environment), waits a bounded time and turns the status into a PAM result. Every
+ * failure to get a clear "yes" -- helper missing or unsafe, daemon unreachable with no
+ * helper to fall back to, time-out, signal, database down, any status but 0 -- is
+ * PAM_AUTH_ERR with a syslog line: it fails closed.
  *
- * Options: helper=/abs/path (required), config=/abs/path, map=/abs/path, group=NAME,
- * nullok, timeout=SECONDS (1..120, default 10), debug.
+ * Options: helper=/abs/path, socket=/abs/path (at least one of the two), config=/abs/path,
+ * map=/abs/path (both for the helper; the daemon has its own), group=NAME, nullok,
+ * timeout=SECONDS (1..120, default 10), debug.
  *
- * Helper exit statuses: 0 accepted, 1 refused, 3 the user has no otpgate 2FA (accepted
- * only with nullok), anything else an error.
+ * With socket=, the helper is used only when the daemon cannot be reached (no socket,
+ * nobody listening, not run by root, busy). Once the request is sent, the daemon's answer
+ * is final: a daemon that does not answer in time refuses the login, so a code is never
+ * checked twice.
+ *
+ * Statuses (helper exit status, or the daemon's answer): 0 accepted, 1 refused, 3 the
+ * user has no otpgate 2FA (accepted only with nullok), anything else an error.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,8 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -40,9 +50,17 @@
 #define EXIT_NOT_ENROLLED 3
 #define DEFAULT_TIMEOUT_S 10
 #define MAX_TIMEOUT_S 120
+#define CONNECT_TIMEOUT_MS 1000
+/* The daemon's protocol bounds (src/otpgate/pam/protocol.py), in bytes before hex. */
+#define PROTOCOL "otpgate-pam/1"
+#define MAX_USER 256
+#define MAX_RHOST 1024
+#define MAX_SERVICE 256
+#define MAX_RESPONSE 512
 
 struct options {
     const char *helper;
+    const char *socket_path;
     const char *config;
     const char *map;
     const char *group;
@@ -78,6 +96,14 @@ static int parse_options(pam_handle_t *pamh, int argc, const char **argv, struct
             if (!absolute_path(pamh, "helper", v))
                 return 0;
             o->helper = v;
+        } else if (starts_with(argv[i], "socket=", &v)) {
+            if (!absolute_path(pamh, "socket", v))
+                return 0;
+            if (strlen(v) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+                pam_syslog(pamh, LOG_ERR, "socket= path is too long");
+                return 0;
+            }
+            o->socket_path = v;
         } else if (starts_with(argv[i], "config=", &v)) {
             if (!absolute_path(pamh, "config", v))
                 return 0;
@@ -106,8 +132,8 @@ static int parse_options(pam_handle_t *pamh, int argc, const char **argv, struct
             return 0;
         }
     }
-    if (o->helper == NULL) {
-        pam_syslog(pamh, LOG_ERR, "the helper= option is required");
+    if (o->helper == NULL && o->socket_path == NULL) {
+        pam_syslog(pamh, LOG_ERR, "the helper= or socket= option is required");
         return 0;
     }
     return 1;
@@ -340,6 +366,23 @@ static int finish(struct child *c, long long deadline)
     return -1;
 }
 
+/* A status of the helper or the daemon, and its log line, as a PAM result. */
+static int judge(pam_handle_t *pamh, const struct options *o, int status, const char *log,
+                 const char *what)
+{
+    if (status == 0) {
+        pam_syslog(pamh, LOG_INFO, "%s", log[0] ? log : "code accepted");
+        return PAM_SUCCESS;
+    }
+    if (status == EXIT_NOT_ENROLLED && o->nullok) {
+        pam_syslog(pamh, LOG_NOTICE, "%s; allowed by nullok", log[0] ? log : "no 2FA");
+        return PAM_SUCCESS;
+    }
+    pam_syslog(pamh, LOG_NOTICE, "refused (%s %d): %s", what, status,
+               log[0] ? log : "no message");
+    return PAM_AUTH_ERR;
+}
+
 static int run_helper(pam_handle_t *pamh, const struct options *o, const char *user,
                       const char *answer)
 {
@@ -368,21 +411,223 @@ static int run_helper(pam_handle_t *pamh, const struct options *o, const char *u
 
     if (status == -1)
         return PAM_AUTH_ERR;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        pam_syslog(pamh, LOG_INFO, "%s", log[0] ? log : "code accepted");
-        return PAM_SUCCESS;
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_NOT_ENROLLED && o->nullok) {
-        pam_syslog(pamh, LOG_NOTICE, "%s; allowed by nullok", log[0] ? log : "no 2FA");
-        return PAM_SUCCESS;
-    }
-    if (WIFEXITED(status))
-        pam_syslog(pamh, LOG_NOTICE, "refused (helper exit %d): %s", WEXITSTATUS(status),
-                   log[0] ? log : "no message");
-    else
+    if (!WIFEXITED(status)) {
         pam_syslog(pamh, LOG_ERR, "refused: helper killed by signal %d",
                    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    return PAM_AUTH_ERR;
+        return PAM_AUTH_ERR;
+    }
+    return judge(pamh, o, WEXITSTATUS(status), log, "helper exit");
+}
+
+/* --- Asking `otpgate pam-daemon` over its Unix socket --------------------------------- */
+
+#define DAEMON_UNREACHABLE (-1) /* not a PAM result: the caller may fall back to the helper */
+
+/* A connected socket to the daemon, or -1 (logged): nobody there, busy, or not root. */
+static int connect_daemon(pam_handle_t *pamh, const struct options *o)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        pam_syslog(pamh, LOG_ERR, "socket: %s", strerror(errno));
+        return -1;
+    }
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, o->socket_path, strlen(o->socket_path) + 1);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        /* EAGAIN: the daemon's backlog is full, as good as down for this login. */
+        int err = errno;
+        if (err == EINPROGRESS) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            int r;
+            do
+                r = poll(&p, 1, CONNECT_TIMEOUT_MS);
+            while (r < 0 && errno == EINTR);
+            socklen_t len = sizeof(err);
+            if (r == 0)
+                err = ETIMEDOUT;
+            else if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+                err = errno;
+        }
+        if (err != 0) {
+            pam_syslog(pamh, LOG_ERR, "otpgate daemon %s: %s", o->socket_path, strerror(err));
+            close(fd);
+            return -1;
+        }
+    }
+    /* Only root's daemon may answer: whoever else listens there is not otpgate. */
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
+        pam_syslog(pamh, LOG_ERR, "otpgate daemon %s is not run by root; not asked",
+                   o->socket_path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static char *append_hex(char *at, const char *label, const char *value, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t n = strlen(label);
+    memcpy(at, label, n);
+    at += n;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char byte = (unsigned char)value[i];
+        *at++ = digits[byte >> 4];
+        *at++ = digits[byte & 0x0f];
+    }
+    return at;
+}
+
+/* "otpgate-pam/1 user=HEX rhost=HEX service=HEX answer=HEX\n"; NULL if out of memory. */
+static char *build_request(const char *user, const char *rhost, const char *service,
+                           const char *answer, size_t *length)
+{
+    size_t ulen = strlen(user), alen = strlen(answer);
+    size_t rlen = rhost != NULL ? strnlen(rhost, MAX_RHOST) : 0;
+    size_t slen = service != NULL ? strnlen(service, MAX_SERVICE) : 0;
+    char *request = malloc(sizeof(PROTOCOL) + 64 + 2 * (ulen + rlen + slen + alen));
+    if (request == NULL)
+        return NULL;
+    char *at = request;
+    memcpy(at, PROTOCOL, strlen(PROTOCOL));
+    at += strlen(PROTOCOL);
+    at = append_hex(at, " user=", user, ulen);
+    at = append_hex(at, " rhost=", rhost, rlen);
+    at = append_hex(at, " service=", service, slen);
+    at = append_hex(at, " answer=", answer, alen);
+    *at++ = '\n';
+    *length = (size_t)(at - request);
+    return request;
+}
+
+/* Wait until fd is ready for `events` or the deadline passes; 1 if ready. */
+static int wait_for(int fd, short events, long long deadline)
+{
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = poll(&p, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        return r > 0;
+    }
+}
+
+/* Send it all before the deadline. MSG_NOSIGNAL: a daemon that closes must not kill sshd. */
+static int send_all(int fd, const char *data, size_t length, long long deadline)
+{
+    while (length > 0) {
+        ssize_t n = send(fd, data, length, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait_for(fd, POLLOUT, deadline))
+                return 0;
+            continue;
+        }
+        if (n <= 0)
+            return 0;
+        data += n;
+        length -= (size_t)n;
+    }
+    return 1;
+}
+
+/* The daemon's one line, without its newline; 1 if a whole line came before the deadline. */
+static int read_reply(int fd, char *buf, size_t size, long long deadline)
+{
+    size_t used = 0;
+    while (used + 1 < size) {
+        ssize_t n = recv(fd, buf + used, size - 1 - used, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait_for(fd, POLLIN, deadline))
+                return 0;
+            continue;
+        }
+        if (n <= 0)
+            return 0;
+        used += (size_t)n;
+        buf[used] = '\0';
+        char *end = memchr(buf, '\n', used);
+        if (end != NULL) {
+            *end = '\0';
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The PAM result the daemon gives, or DAEMON_UNREACHABLE if it could not be asked. */
+static int ask_daemon(pam_handle_t *pamh, const struct options *o, const char *user,
+                      const char *answer)
+{
+    if (strlen(user) > MAX_USER) {
+        pam_syslog(pamh, LOG_NOTICE, "refused: user name longer than %d bytes", MAX_USER);
+        return PAM_AUTH_ERR;
+    }
+    const void *rhost = NULL;
+    const void *service = NULL;
+    pam_get_item(pamh, PAM_RHOST, &rhost);
+    pam_get_item(pamh, PAM_SERVICE, &service);
+    int fd = connect_daemon(pamh, o);
+    if (fd < 0)
+        return DAEMON_UNREACHABLE;
+
+    /* From here on the daemon's answer is final: no fallback, so no code is tried twice. */
+    long long deadline = now_ms() + (long long)o->timeout_s * 1000;
+    size_t length = 0;
+    char reply[MAX_RESPONSE + 1] = "";
+    int whole = 0;
+    char *request = build_request(user, (const char *)rhost, (const char *)service, answer,
+                                  &length);
+    if (request != NULL) {
+        if (send_all(fd, request, length, deadline))
+            whole = read_reply(fd, reply, sizeof(reply), deadline);
+        explicit_bzero(request, length);
+        free(request);
+    }
+    close(fd);
+    if (!whole) {
+        pam_syslog(pamh, LOG_ERR, "no answer from otpgate daemon %s within %d s; refused",
+                   o->socket_path, o->timeout_s);
+        return PAM_AUTH_ERR;
+    }
+    if (reply[0] < '0' || reply[0] > '9' || (reply[1] != ' ' && reply[1] != '\0')) {
+        pam_syslog(pamh, LOG_ERR, "otpgate daemon %s: malformed answer; refused",
+                   o->socket_path);
+        return PAM_AUTH_ERR;
+    }
+    char *log = reply[1] == ' ' ? reply + 2 : reply + 1;
+    tidy_log(log);
+    return judge(pamh, o, reply[0] - '0', log, "daemon status");
+}
+
+/* The daemon if configured and reachable, else the helper if configured, else refuse. */
+static int check_answer(pam_handle_t *pamh, const struct options *o, const char *user,
+                        const char *answer)
+{
+    if (o->socket_path != NULL) {
+        int result = ask_daemon(pamh, o, user, answer);
+        if (result != DAEMON_UNREACHABLE)
+            return result;
+        if (o->helper == NULL) {
+            pam_syslog(pamh, LOG_ERR, "refused %s: otpgate daemon unreachable, no helper=",
+                       user);
+            return PAM_AUTH_ERR;
+        }
+        pam_syslog(pamh, LOG_WARNING, "otpgate daemon unreachable: asking the helper");
+        if (!helper_is_safe(pamh, o->helper))
+            return PAM_AUTH_ERR;
+    }
+    return run_helper(pamh, o, user, answer);
 }
 
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -406,7 +651,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
             pam_syslog(pamh, LOG_DEBUG, "%s is not in group %s: no code asked", user, o.group);
         return PAM_SUCCESS;
     }
-    if (!helper_is_safe(pamh, o.helper))
+    /* Helper only: check it before asking anything. With socket=, only if it is needed. */
+    if (o.socket_path == NULL && !helper_is_safe(pamh, o.helper))
         return PAM_AUTH_ERR;
     if (pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &answer, "%s", PROMPT) != PAM_SUCCESS ||
         answer == NULL) {
@@ -419,7 +665,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
                    MAX_ANSWER);
         result = PAM_AUTH_ERR;
     } else {
-        result = run_helper(pamh, &o, user, answer);
+        result = check_answer(pamh, &o, user, answer);
     }
     explicit_bzero(answer, strlen(answer));
     free(answer);

@@ -1,8 +1,8 @@
-"""Errors of the PAM adapter: a configuration or map file that cannot be used."""
+"""Errors of the PAM adapter: unusable files, bad answers, bad daemon requests or setup."""
 
 from __future__ import annotations
 
-__all__ = ["BadAnswer", "FileRefused", "PamError"]
+__all__ = ["BadAnswer", "DaemonSetupError", "FileRefused", "PamError", "ProtocolError"]
 
 
 class PamError(Exception):
@@ -15,3 +15,11 @@ class FileRefused(PamError, ValueError):
 
 class BadAnswer(PamError, ValueError):
     """The answer to the code prompt is not one line of printable ASCII of a sane size."""
+
+
+class ProtocolError(PamError, ValueError):
+    """A request to ``otpgate pam-daemon`` is not one well-formed, bounded request line."""
+
+
+class DaemonSetupError(PamError):
+    """``otpgate pam-daemon`` cannot listen safely (socket path in use, unsafe directory)."""

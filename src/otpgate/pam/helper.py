@@ -13,12 +13,18 @@ database or key unavailable, or any unexpected error. Every path but 0 (and 3 wi
 No rule lives here: the answer goes to the same use cases as the portal's login page
 (``verify_code``, ``verify_recovery_code``, and ``verify_scratch_code`` for imported
 google-authenticator scratch codes), with the same replay guard, throttle and audit.
+
+:func:`check` is the one code path of a check; ``otpgate pam`` (:func:`run`, a new
+process per login) and ``otpgate pam-daemon`` (:mod:`otpgate.pam.daemon`, one process
+answering over a Unix socket) both call it and differ only in where the request comes
+from and how long the service context lives.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -39,8 +45,13 @@ __all__ = [
     "EXIT_REFUSED",
     "EXIT_USAGE",
     "MAX_ANSWER_BYTES",
+    "CheckRequest",
+    "ContextSource",
     "Verdict",
+    "check",
+    "parse_answer",
     "read_answer",
+    "read_typed",
     "run",
 ]
 
@@ -61,14 +72,35 @@ class Verdict:
     message: str
 
 
-def read_answer(stream: IO[bytes]) -> str:
-    """One line of printable ASCII (its line ending removed), at most 256 bytes.
+@dataclass(frozen=True)
+class CheckRequest:
+    """One check as the PAM module describes it.
+
+    ``answer`` is the line typed at the prompt, without its line ending, unchecked:
+    :func:`parse_answer` validates it inside :func:`check`.
+    """
+
+    system_user: str
+    rhost: str
+    service: str
+    answer: bytes
+
+
+ContextSource = Callable[[], AbstractContextManager["Context"]]
+"""Gives the service context for one check (built per check, or a long-lived one)."""
+
+
+def read_typed(stream: IO[bytes]) -> bytes:
+    """The answer line on ``stream`` without its ``\n``; reads at most 258 bytes.
 
     Reads no more than that, so a flood on standard input costs nothing.
     """
-    raw = stream.read(MAX_ANSWER_BYTES + 2)
-    if raw.endswith(b"\n"):
-        raw = raw[:-1].removesuffix(b"\r")
+    return stream.read(MAX_ANSWER_BYTES + 2).removesuffix(b"\n")
+
+
+def parse_answer(typed: bytes) -> str:
+    """One line of printable ASCII (a trailing ``\r`` removed), at most 256 bytes."""
+    raw = typed.removesuffix(b"\r")
     if len(raw) > MAX_ANSWER_BYTES:
         raise BadAnswer(f"answer longer than {MAX_ANSWER_BYTES} bytes")
     if not raw:
@@ -76,6 +108,11 @@ def read_answer(stream: IO[bytes]) -> str:
     if any(byte < 0x20 or byte > 0x7E for byte in raw):
         raise BadAnswer("answer is not one line of printable ASCII")
     return raw.decode("ascii")
+
+
+def read_answer(stream: IO[bytes]) -> str:
+    """The answer on ``stream``, validated (:func:`read_typed`, then :func:`parse_answer`)."""
+    return parse_answer(read_typed(stream))
 
 
 def _settings(environ: Mapping[str, str], config: Path | None) -> Settings:
@@ -135,35 +172,58 @@ def _check(ctx: Context, origin: Origin, who: str, username: str, answer: str) -
     return Verdict(EXIT_OK, f"accepted {who} method={factor.method}")
 
 
-def _verdict(
-    environ: Mapping[str, str],
-    stdin: IO[bytes],
-    config: Path | None,
-    user_map: Path | None,
-    clock: Clock | None,
-) -> Verdict:
-    from otpgate.service.context import Origin, build_context
+def _verdict(request: CheckRequest, user_map: Path | None, context: ContextSource) -> Verdict:
+    from otpgate.service.context import Origin
 
-    system_user = environ.get("PAM_USER", "")
+    system_user = request.system_user
     if not system_user:
         return Verdict(EXIT_USAGE, "PAM_USER is not set")
-    client = environ.get("PAM_RHOST", "")[:_MAX_ADDR]
-    service = environ.get("PAM_SERVICE", "") or "pam"
+    client = request.rhost[:_MAX_ADDR]
+    service = request.service or "pam"
     mapping = read_user_map(user_map) if user_map is not None else None
     username = map_user(system_user, mapping)
     who = f"user={system_user}" + ("" if username == system_user else f" otpgate_user={username}")
     who += f" rhost={client or '-'}"
     try:
-        answer = read_answer(stdin)
+        answer = parse_answer(request.answer)
     except BadAnswer as exc:
         return Verdict(EXIT_REFUSED, f"refused {who} reason=malformed ({exc})")
-    settings = _settings(environ, config)
     origin = Origin(source="ssh", client_addr=client, user_agent=f"{service}:{system_user}"[:400])
-    ctx = build_context(settings, clock=clock)
-    try:
+    with context() as ctx:
         return _check(ctx, origin, who, username, answer)
-    finally:
-        ctx.session_factory.kw["bind"].dispose()
+
+
+def check(request: CheckRequest, *, user_map: Path | None, context: ContextSource) -> Verdict:
+    """The verdict on one answer, and the log line that explains it (never the code).
+
+    The user map is read at every check, so an edit applies to the next login. Never
+    raises: a bad file is exit 5 "configuration error", anything unexpected exit 5 with
+    the error's type: both refuse the login.
+    """
+    try:
+        return _verdict(request, user_map, context)
+    except (FileRefused, ConfigError) as exc:
+        return Verdict(EXIT_ERROR, f"configuration error: {exc}")
+    except Exception as exc:  # fail closed on anything, with a log line
+        return Verdict(EXIT_ERROR, f"refused, otpgate unavailable: {_describe(exc)}")
+
+
+def _one_shot_context(
+    environ: Mapping[str, str], config: Path | None, clock: Clock | None
+) -> ContextSource:
+    """A context built for one check from the settings, its engine closed afterwards."""
+
+    @contextmanager
+    def _open() -> Iterator[Context]:
+        from otpgate.service.context import build_context
+
+        ctx = build_context(_settings(environ, config), clock=clock)
+        try:
+            yield ctx
+        finally:
+            ctx.session_factory.kw["bind"].dispose()
+
+    return _open
 
 
 def run(
@@ -179,13 +239,19 @@ def run(
 
     Never raises: anything unexpected is exit 5 (refused), with the error's type logged.
     """
+    env = os.environ if environ is None else environ
     try:
-        verdict = _verdict(os.environ if environ is None else environ, stdin, config,
-                           user_map, clock)
-    except (FileRefused, ConfigError) as exc:
-        verdict = Verdict(EXIT_ERROR, f"configuration error: {exc}")
-    except Exception as exc:  # fail closed on anything, with a log line
+        typed = read_typed(stdin)
+    except Exception as exc:  # an unreadable stdin refuses like anything else
         verdict = Verdict(EXIT_ERROR, f"refused, otpgate unavailable: {_describe(exc)}")
+    else:
+        request = CheckRequest(
+            system_user=env.get("PAM_USER", ""),
+            rhost=env.get("PAM_RHOST", ""),
+            service=env.get("PAM_SERVICE", ""),
+            answer=typed,
+        )
+        verdict = check(request, user_map=user_map, context=_one_shot_context(env, config, clock))
     print(f"otpgate-pam: {verdict.message}", file=stderr, flush=True)
     return verdict.status
 
