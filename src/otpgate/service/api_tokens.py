@@ -7,10 +7,18 @@ size needs no slow hash. The plain token is returned once, at creation.
 Scopes: ``verify`` (check passwords and codes), ``enrol`` (start and confirm an enrolment
 for a user), ``admin`` (admin use cases such as a 2FA reset). The API adapter checks that
 the scope it needs is among those :func:`authenticate_api_token` returns.
+
+A valid token's scopes are remembered in the process for :data:`CACHE_SECONDS` (keyed by the
+token's hash), so a busy verifier does not open a transaction per call just to check its
+bearer token. Revoking a token therefore takes effect at once in the process that revokes
+it, and within :data:`CACHE_SECONDS` in every other process. Unknown and revoked tokens
+are never remembered.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -27,6 +35,7 @@ if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
 
 __all__ = [
+    "CACHE_SECONDS",
     "SCOPES",
     "TOKEN_PREFIX",
     "authenticate_api_token",
@@ -43,6 +52,51 @@ _MAX_NAME_LENGTH = 100
 # last_used_at is written at most once a minute per token: every API call would otherwise
 # be a write, and a busy verifier would serialise on that one row.
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
+#: How long a process trusts a token it has checked: the bound on a revocation's delay in
+#: the other processes.
+CACHE_SECONDS = 5.0
+_CACHE_MAX = 1000
+
+
+class _TokenCache:
+    """Scopes of recently checked valid tokens, per database (session factory)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, frozenset[str]]] = {}
+
+    def get(self, digest: str, now: float) -> frozenset[str] | None:
+        with self._lock:
+            entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        checked_at, scopes = entry
+        # A clock that went back also makes the entry stale.
+        if not 0 <= now - checked_at < CACHE_SECONDS:
+            return None
+        return scopes
+
+    def put(self, digest: str, now: float, scopes: frozenset[str]) -> None:
+        with self._lock:
+            if len(self._entries) >= _CACHE_MAX:
+                self._entries.clear()  # only many distinct tokens get here; start again
+            self._entries[digest] = (now, scopes)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_caches: weakref.WeakKeyDictionary[object, _TokenCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def _cache(ctx: Context) -> _TokenCache:
+    with _caches_lock:
+        cache = _caches.get(ctx.session_factory)
+        if cache is None:
+            cache = _caches[ctx.session_factory] = _TokenCache()
+        return cache
 
 
 def _check_name(name: object) -> str:
@@ -93,7 +147,10 @@ def create_api_token(
 
 
 def authenticate_api_token(ctx: Context, token: str) -> frozenset[str]:
-    """The scopes of a valid token; :class:`NotPermitted` if malformed, unknown or revoked."""
+    """The scopes of a valid token; :class:`NotPermitted` if malformed, unknown or revoked.
+
+    A valid token is remembered for :data:`CACHE_SECONDS` (see the module's note).
+    """
     if (
         not isinstance(token, str)
         or not token.startswith(TOKEN_PREFIX)
@@ -102,6 +159,11 @@ def authenticate_api_token(ctx: Context, token: str) -> frozenset[str]:
         raise NotPermitted("Invalid API token.")
     # The lookup is by hash, so timing reveals nothing about stored tokens.
     digest = hash_token(token)
+    cache = _cache(ctx)
+    checked_at = ctx.clock.now()
+    scopes = cache.get(digest, checked_at)
+    if scopes is not None:
+        return scopes
     with unit_of_work(ctx) as session:
         row = repo.find_api_token(session, digest)
         if row is None or row.revoked_at is not None:
@@ -109,7 +171,9 @@ def authenticate_api_token(ctx: Context, token: str) -> frozenset[str]:
         now = ctx.now_dt()
         if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_RESOLUTION:
             row.last_used_at = now
-        return frozenset(row.scopes.split())
+        scopes = frozenset(row.scopes.split())
+    cache.put(digest, checked_at, scopes)
+    return scopes
 
 
 def _view(row: ApiToken) -> ApiTokenView:
@@ -138,13 +202,17 @@ def revoke_api_token(ctx: Context, origin: Origin, actor_id: int | None, token_i
         row = session.get(ApiToken, checked_id)
         if row is None:
             raise NotFound("No such API token.")
-        if not repo.revoke_api_token(session, row.id, ctx.now_dt()):
-            return
-        record(
-            session,
-            ctx,
-            origin,
-            AuditKind.API_TOKEN_REVOKED,
-            actor=actor,
-            detail={"token_id": row.id, "name": row.name},
-        )
+        revoked = repo.revoke_api_token(session, row.id, ctx.now_dt())
+        if revoked:
+            record(
+                session,
+                ctx,
+                origin,
+                AuditKind.API_TOKEN_REVOKED,
+                actor=actor,
+                detail={"token_id": row.id, "name": row.name},
+            )
+    # After the commit (a check in between would remember the token again): at once in
+    # this process, within CACHE_SECONDS in the others. Also when it was already revoked,
+    # perhaps by another process.
+    _cache(ctx).clear()

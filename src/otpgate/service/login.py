@@ -18,8 +18,9 @@ from otpgate.service._tx import load_active_user, unit_of_work
 from otpgate.service.admin import read_policy
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.devices import find_valid_device, trust_new_device
-from otpgate.service.errors import AccountDisabled, AuthenticationFailed, ServiceError
+from otpgate.service.errors import AccountDisabled, AuthenticationFailed, NotFound, ServiceError
 from otpgate.service.recovery import check_recovery_code
+from otpgate.service.users import normalise_username
 from otpgate.service.verification import check_code
 from otpgate.service.views import PasswordStep, SecondFactor
 from otpgate.store import repositories as repo
@@ -33,6 +34,7 @@ __all__ = [
     "check_trusted_device",
     "trust_device",
     "verify_code",
+    "verify_code_by_name",
     "verify_recovery_code",
     "verify_step_up",
 ]
@@ -98,6 +100,25 @@ def verify_code(ctx: Context, origin: Origin, user_id: int, code: str) -> Second
         user = load_active_user(session, user_id)
         outcome = check_code(session, ctx, origin, user, code)
     return _settle(outcome)
+
+
+def verify_code_by_name(
+    ctx: Context, origin: Origin, username: str, code: str
+) -> tuple[str, SecondFactor]:
+    """:func:`verify_code` for a username (any case), in the same single transaction: the
+    code check of a verifier that knows names, not ids. Returns the stored username too.
+
+    Raises what :func:`verify_code` raises; :class:`NotFound` for an unknown name.
+    """
+    name = normalise_username(username)
+    with unit_of_work(ctx) as session:
+        user = repo.find_user(session, name)
+        if user is None:
+            raise NotFound("No such user.")
+        if not user.is_active:
+            raise AccountDisabled()
+        outcome = check_code(session, ctx, origin, user, code)
+    return user.username, _settle(outcome)
 
 
 def verify_recovery_code(ctx: Context, origin: Origin, user_id: int, code: str) -> SecondFactor:

@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
-from otpgate.store._common import insert_row, rowcount, upsert
+from otpgate.store._common import rowcount, upsert
+from otpgate.store.errors import InvalidValue
 from otpgate.store.models import AppSetting, AuditEvent, Throttle
 
 __all__ = [
@@ -96,22 +98,31 @@ def add_audit(
     user_agent: str = "",
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one audit event; ``detail`` must be JSON-serialisable."""
-    return insert_row(
-        s,
-        AuditEvent(
-            at=at,
-            kind=kind,
-            source=source,
-            actor_id=actor_id,
-            actor_name=actor_name,
-            subject_id=subject_id,
-            subject_name=subject_name,
-            client_addr=client_addr,
-            user_agent=user_agent,
-            detail=dict(detail) if detail else {},
-        ),
+    """Append one audit event; ``detail`` must be JSON-serialisable.
+
+    Unlike the other inserts, no SAVEPOINT: an audit row has no unique key and refers to
+    no row, so only a value too long for its column can fail (:class:`InvalidValue`), and
+    the use case then fails as a whole. Every code check writes one, so the two extra
+    statements would be paid on the busiest path.
+    """
+    row = AuditEvent(
+        at=at,
+        kind=kind,
+        source=source,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        subject_id=subject_id,
+        subject_name=subject_name,
+        client_addr=client_addr,
+        user_agent=user_agent,
+        detail=dict(detail) if detail else {},
     )
+    s.add(row)
+    try:
+        s.flush()
+    except DataError:
+        raise InvalidValue("audit_events: a value does not fit its column") from None
+    return row
 
 
 def query_audit(
