@@ -105,6 +105,16 @@ v1 = APIRouter(prefix="/api/v1", route_class=ApiRoute, tags=["API v1"])
 )
 def verify(body: VerifyRequest, caller: VerifyCaller) -> VerifyResult:
     ctx, origin = caller.ctx, caller.origin
+    if body.password is None and body.code is not None:
+        # The busy case (code alone): name lookup and check in one transaction.
+        username, factor = login.verify_code_by_name(ctx, origin, body.username, body.code)
+        return VerifyResult(
+            username=username,
+            method=factor.method,
+            credential_id=factor.credential_id,
+            drift_seconds=factor.drift_seconds,
+            recovery_codes_left=factor.recovery_codes_left,
+        )
     if body.password is not None:
         user = login.check_password(ctx, origin, body.username, body.password).user
     else:
