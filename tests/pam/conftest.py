@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -122,10 +124,11 @@ def pam_service(pam_module: Path, helper: Path) -> Iterator[ServiceFactory]:
     """A function writing ``/etc/pam.d/otpgate-test-<random>`` with module options; its name."""
     created: list[Path] = []
 
-    def _make(*options: str, name: str = "") -> str:
+    def _make(*options: str, name: str = "", with_helper: bool = True) -> str:
         service = name or f"otpgate-test-{secrets.token_hex(4)}"
         path = Path("/etc/pam.d") / service
-        line = " ".join(["auth", "required", str(pam_module), f"helper={helper}", *options])
+        helper_option = [f"helper={helper}"] if with_helper else []
+        line = " ".join(["auth", "required", str(pam_module), *helper_option, *options])
         path.write_text(
             f"# temporary, written by otpgate's tests\n{line}\n"
             "account required pam_permit.so\nsession required pam_permit.so\n"
@@ -198,3 +201,54 @@ def unix_group() -> Iterator[str]:
         yield name
     finally:
         subprocess.run([need_tool("groupdel"), name], check=False, timeout=30)
+
+
+@dataclass
+class Daemon:
+    """A running ``otpgate pam-daemon``: its socket, log file and process."""
+
+    socket: Path
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+    def log_text(self) -> str:
+        """What the daemon has written so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def start_daemon(socket_path: Path, log: Path, *options: str) -> subprocess.Popen[bytes]:
+    """Start ``otpgate pam-daemon`` (clean environment, as a service manager would) and wait
+    until its socket answers."""
+    otpgate_bin = Path(sys.executable).parent / "otpgate"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [str(otpgate_bin), "pam-daemon", "--socket", str(socket_path), *options],
+            stdout=out, stderr=subprocess.STDOUT,
+            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"},
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"pam-daemon exited: {log.read_text(errors='replace')}")
+        if "listening on" in log.read_text(errors="replace"):
+            return proc
+        time.sleep(0.02)
+    proc.kill()
+    pytest.fail(f"pam-daemon did not start: {log.read_text(errors='replace')}")
+
+
+@pytest.fixture
+def daemon(otpgate: Otpgate, pam_module: Path) -> Iterator[Daemon]:
+    """``otpgate pam-daemon`` on a socket in a fresh directory, with the test's settings."""
+    # Not under tmp_path: a Unix socket path must stay under 108 bytes.
+    base = Path(tempfile.mkdtemp(prefix="otpgd-"))
+    socket_path = base / "run" / "pam.sock"
+    log = base / "daemon.log"
+    proc = start_daemon(socket_path, log, "--config", str(otpgate.env_file), "--timeout", "1")
+    try:
+        yield Daemon(socket_path, log, proc)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=20)
+        shutil.rmtree(base, ignore_errors=True)
