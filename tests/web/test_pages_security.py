@@ -220,8 +220,9 @@ def test_second_authenticator_and_removal(web: Portal) -> None:
     assert "Backup phone" in text_of(listing.text) and "phone" in text_of(listing.text)
     ids = re.findall(r'/security/authenticators/(\d+)/remove', listing.text)
     assert len(ids) == 2
+    # Removing one needs a code of another: the first phone's.
     removed = web.client.post(f"/security/authenticators/{ids[-1]}/remove",
-                              data={"csrf_token": csrf_of(listing.text)})
+                              data={"csrf_token": csrf_of(listing.text), "code": web.code("ivy")})
     assert removed.status_code == 303
     assert len(re.findall(r'/security/authenticators/(\d+)/remove',
                           web.get("/security").text)) == 1

@@ -1,8 +1,10 @@
-"""``otpgate 2fa reset|status``: an account's second factor, for the local operator."""
+"""``otpgate 2fa reset|status|bypass|resync``: an account's second factor, for the local
+operator."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from otpgate.cli._context import ACTOR, operator_context, operator_origin
 from otpgate.cli._errors import EXIT_BAD_INPUT, CliError
@@ -34,6 +36,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status = commands.add_parser("status", help="a user's authenticators and recovery codes")
     status.add_argument("username", metavar="USER")
     status.set_defaults(handler=_status)
+
+    bypass = commands.add_parser(
+        "bypass",
+        help="issue a one-time code for a user who lost their authenticator",
+        description="Print a code that lets USER log in once at the recovery-code step "
+        "(within OTPGATE_BYPASS_CODE_MINUTES, 15 by default), then enrol a new "
+        "authenticator; their 2FA stays on. The note, which says how you checked the "
+        "person's identity, goes into the audit log. The code is shown only now.",
+    )
+    bypass.add_argument("username", metavar="USER")
+    bypass.add_argument("--note", help="how the identity was checked")
+    bypass.set_defaults(handler=_bypass)
+
+    resync = commands.add_parser(
+        "resync",
+        help="resynchronise a user's HOTP key with two consecutive codes",
+        description="Find FIRST followed by SECOND past the last accepted counter of "
+        "USER's HOTP key and move the counter there. Without the codes as arguments, "
+        "they are read from standard input, one a line.",
+    )
+    resync.add_argument("username", metavar="USER")
+    resync.add_argument("codes", metavar="CODE", nargs="*", help="FIRST and SECOND")
+    resync.set_defaults(handler=_resync)
 
 
 def _reset(args: argparse.Namespace) -> int:
@@ -82,4 +107,37 @@ def _status(args: argparse.Namespace) -> int:
         ]
         print()
         print(table(["ID", "NAME", "TYPE", "PARAMETERS", "ADDED", "LAST USED", "DRIFT"], rows))
+    return 0
+
+
+def _bypass(args: argparse.Namespace) -> int:
+    from otpgate.service import bypass, users
+
+    if args.note is None:
+        raise CliError(
+            "--note is required: say how you checked the person's identity", EXIT_BAD_INPUT
+        )
+    with operator_context() as ctx:
+        view = users.find_user(ctx, args.username)
+        issued = bypass.issue_bypass_code(ctx, operator_origin(), ACTOR, view.id, args.note)
+    print(issued.code)
+    print(
+        f"One-time code for {clean(issued.username)}, valid until "
+        f"{when(issued.expires_at)}: they enter it on the recovery-code page after their "
+        "password, then enrol a new authenticator.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _resync(args: argparse.Namespace) -> int:
+    from otpgate.service import resync, users
+
+    codes = list(args.codes) or [sys.stdin.readline().strip() for _ in range(2)]
+    if len(codes) != 2 or not all(codes):
+        raise CliError("give two consecutive codes: FIRST SECOND", EXIT_BAD_INPUT)
+    with operator_context() as ctx:
+        view = users.find_user(ctx, args.username)
+        factor = resync.resync_hotp(ctx, operator_origin(), view.id, codes[0], codes[1])
+    print(f"HOTP key {factor.credential_id} of {clean(view.username)} resynchronised.")
     return 0

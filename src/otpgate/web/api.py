@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import AwareDatetime
 
 from otpgate.service import admin, audit, enrolment, login, recovery, users
-from otpgate.web import api_docs
+from otpgate.web import api_docs, api_factors
 from otpgate.web.api_auth import ApiCaller, require_scope
 from otpgate.web.api_errors import ApiRoute
 from otpgate.web.api_models import (
@@ -287,4 +287,5 @@ docs_router.add_api_route(
 #: Everything the app includes: the v1 endpoints and the human-readable docs page.
 router = APIRouter()
 router.include_router(v1)
+router.include_router(api_factors.v1)
 router.include_router(docs_router)

@@ -98,6 +98,8 @@ def _retry_after(until: datetime, now: float) -> str:
 # Checked in order: subclasses before their parents.
 _BY_CLASS: tuple[tuple[type[se.ServiceError], int, str], ...] = (
     (se.InvalidInput, 400, "invalid_input"),
+    (se.AppIgnoredSettings, 400, "app_ignored_settings"),
+    (se.LastAuthenticator, 409, "last_authenticator"),
     (se.AuthenticationFailed, 401, "authentication_failed"),
     (se.AccountDisabled, 403, "account_disabled"),
     (se.NotPermitted, 403, "not_permitted"),

@@ -26,7 +26,7 @@ from otpgate.web import forward_auth, i18n
 from otpgate.web.deps import locale_for
 from otpgate.web.errors import Problem, Redirect, WebError, describe
 from otpgate.web.headers import SecurityHeadersMiddleware
-from otpgate.web.pages import account, admin, auth, security
+from otpgate.web.pages import account, admin, auth, factors, security
 from otpgate.web.render import render_html
 from otpgate.web.sessions import SessionMiddleware, session_handle
 
@@ -35,7 +35,7 @@ __all__ = ["PAGE_MODULES", "app_from_env", "create_app"]
 log = logging.getLogger("otpgate.web")
 STATIC_DIR = Path(__file__).parent / "static"
 # Each has a ``router`` of HTML pages (kept out of the OpenAPI document).
-PAGE_MODULES = (auth, account, security, admin)
+PAGE_MODULES = (auth, account, security, admin, factors)
 
 
 def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:

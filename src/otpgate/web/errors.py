@@ -48,6 +48,12 @@ _CODE_MESSAGES = {
     svc.RejectReason.MALFORMED: N_("Enter the digits shown by your authenticator app."),
 }
 
+_APP_IGNORED = N_(
+    "Your authenticator app ignored the settings (%(wanted)s) and shows standard codes. "
+    "Use an app reported to honour them, such as Aegis, 2FAS or FreeOTP, and scan the QR "
+    "code again."
+)
+
 # Checked in order: subclasses before their parents.
 _BY_CLASS: tuple[tuple[type[BaseException], int, str], ...] = (
     (svc.AuthenticationFailed, 401, N_("Invalid username or password.")),
@@ -56,6 +62,10 @@ _BY_CLASS: tuple[tuple[type[BaseException], int, str], ...] = (
     (svc.NotEnrolled, 409, N_("Two-factor authentication is not enabled.")),
     (svc.AlreadyEnrolled, 409, N_("This authenticator is already confirmed.")),
     (svc.EnrolmentExpired, 409, N_("This enrolment has expired; start again.")),
+    (svc.LastAuthenticator, 403, N_(
+        "This is your last authenticator: removing it turns two-factor authentication off. "
+        "Confirm with your password and a current code."
+    )),
     (svc.NotPermitted, 403, N_("You are not allowed to do this.")),
     (svc.NotFound, 404, N_("Not found.")),
     (svc.Conflict, 409, N_("This conflicts with existing data.")),
@@ -76,6 +86,8 @@ def describe(exc: BaseException, now: datetime) -> Problem:
     if isinstance(exc, svc.CodeRejected):
         status = 400 if exc.reason is svc.RejectReason.MALFORMED else 401
         return Problem(status, gettext(_CODE_MESSAGES[exc.reason]))
+    if isinstance(exc, svc.AppIgnoredSettings):
+        return Problem(400, gettext(_APP_IGNORED) % {"wanted": exc.wanted})
     if isinstance(exc, svc.Locked):
         seconds = max(1, math.ceil((exc.until - now).total_seconds()))
         minutes = math.ceil(seconds / 60)

@@ -28,6 +28,12 @@ _MESSAGES = {
     "user_unlocked": N_("The account was unlocked."),
     "user_deactivated": N_("The account was deactivated."),
     "policy_saved": N_("The policy was saved."),
+    "authenticator_renamed": N_("The authenticator was renamed."),
+    "hotp_resynced": N_("Your authenticator's counter was resynchronised."),
+    "bypass_used": N_(
+        "You logged in with a one-time code from an administrator. Set up a new "
+        "authenticator now; you can then remove the lost one on the Security page."
+    ),
 }
 
 _DRIFT = {
@@ -61,6 +67,13 @@ def take_flash(page: Page) -> str | None:
             return ngettext(
                 "You used a recovery code. %(n)d recovery code is left.",
                 "You used a recovery code. %(n)d recovery codes are left.",
+                left,
+            ) % {"n": left}
+        if key == "recovery_low":
+            left = int(params.get("left", 0))
+            return ngettext(
+                "Only %(n)d recovery code is left. Generate new ones on the Security page.",
+                "Only %(n)d recovery codes are left. Generate new ones on the Security page.",
                 left,
             ) % {"n": left}
         if key in _DRIFT:

@@ -96,6 +96,7 @@ def _user_page(page: Page, user_id: int, status: int = 200, error: str | None = 
         locked_until=admin.lock_state(page.ctx, user_id),
         credentials=credentials,
         events=audit.query_audit(page.ctx, username=subject.username, limit=20),
+        bypass_minutes=page.ctx.settings.bypass_code_minutes,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from otpgate.service import enrolment, login, setup, users
+from otpgate.service import bypass, enrolment, login, setup, users
 from otpgate.service import web_sessions as ws
 from otpgate.service.errors import NotPermitted, ServiceError
 from otpgate.service.views import PasswordStep, SecondFactor
@@ -24,6 +24,7 @@ from otpgate.web.deps import (
 )
 from otpgate.web.errors import Redirect
 from otpgate.web.flash import flash, take_flash
+from otpgate.web.pages import factors
 from otpgate.web.sessions import DEVICE_COOKIE
 from otpgate.web.useragent import device_name
 
@@ -102,6 +103,7 @@ def _two_factor(page: Page, status: int = 200, error: str | None = None) -> HTML
         digits=digits,
         placeholder="1234567890"[:digits],
         trust_days=page.ctx.settings.trusted_device_days,
+        **factors.two_factor_hints(page),
     )
 
 
@@ -123,7 +125,8 @@ def two_factor_submit(
             response.headers["Retry-After"] = str(problem.retry_after)
         return response
     done = _full(page, trust == "yes")
-    _warn_about_drift(page, factor)
+    factors.warn_if_few_recovery_codes(page, factor)
+    _warn_about_drift(page, factor)  # the more urgent notice wins
     return done
 
 
@@ -160,11 +163,15 @@ def recovery_form(page: HalfPage) -> HTMLResponse:
 @router.post("/login/recovery", response_class=HTMLResponse)
 def recovery_submit(page: HalfPage, code: Text = "") -> Response:
     try:
-        factor = login.verify_recovery_code(page.ctx, page.origin, page.user_id, code)
+        # The page takes recovery codes and an administrator's one-time bypass codes.
+        factor = bypass.verify_recovery_or_bypass_code(page.ctx, page.origin, page.user_id, code)
     except ServiceError as exc:
         return page.render_problem("recovery_login.html", exc)
+    if factor.method == "bypass":
+        return factors.enrol_after_bypass(page)
     response = _full(page, trust=False)
-    flash(page, "recovery_used", left=factor.recovery_codes_left)
+    if not factors.warn_if_few_recovery_codes(page, factor):
+        flash(page, "recovery_used", left=factor.recovery_codes_left)
     return response
 
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from otpgate.service import audit, devices, enrolment, login, recovery, users
+from otpgate.service import audit, devices, enrolment, login, recovery, resync, users
 from otpgate.service.errors import AuthenticationFailed, ServiceError, StepUpRequired
 from otpgate.web import forward_auth, i18n
 from otpgate.web.deps import Page, csrf_guard, enrol_page, full_page, safe_next
@@ -44,6 +44,7 @@ def _security(page: Page, status: int = 200, error: str | None = None) -> HTMLRe
         devices=devices.list_devices(page.ctx, user_id),
         events=audit.query_audit(page.ctx, username=user.username, limit=_EVENTS_SHOWN),
         half_period=min((c.period for c in creds), default=30) / 2,
+        drifts={c.id: resync.clock_drift(c) for c in creds},
     )
 
 
@@ -81,7 +82,7 @@ def enable_form(page: EnrolPage) -> Response:
         )
     except StepUpRequired:
         return _step_up(page, "/security/enable")
-    return page.render("enable.html", pending=pending, name="")
+    return page.render("enable.html", pending=pending, name="", notice=take_flash(page))
 
 
 @router.post("/security/enable", response_class=HTMLResponse)
@@ -149,10 +150,15 @@ def regenerate_codes(page: FullPage) -> Response:
 
 
 @router.post("/security/authenticators/{credential_id}/remove", response_class=HTMLResponse)
-def remove_authenticator(page: FullPage, credential_id: int) -> Response:
+def remove_authenticator(
+    page: FullPage, credential_id: int, code: Text = "", password: Text = ""
+) -> Response:
     try:
+        # The code proves the user keeps another working authenticator; the last one goes
+        # only with the password and a code, as when turning 2FA off.
         enrolment.remove_credential(
-            page.ctx, page.origin, page.user_id, credential_id, step_up_at=page.view.step_up_at
+            page.ctx, page.origin, page.user_id, credential_id,
+            step_up_at=page.view.step_up_at, code=code or None, password=password or None,
         )
     except StepUpRequired:
         return _step_up(page, "/security")
@@ -160,6 +166,17 @@ def remove_authenticator(page: FullPage, credential_id: int) -> Response:
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
     flash(page, "authenticator_removed")
+    return page.redirect("/security")
+
+
+@router.post("/security/authenticators/{credential_id}/rename", response_class=HTMLResponse)
+def rename_authenticator(page: FullPage, credential_id: int, name: Text = "") -> Response:
+    try:
+        enrolment.rename_credential(page.ctx, page.origin, page.user_id, credential_id, name)
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        return _security(page, problem.status, problem.message)
+    flash(page, "authenticator_renamed")
     return page.redirect("/security")
 
 
