@@ -11,6 +11,10 @@ prefix) and writes ``etc/ssh/sshd_config.d/00-otpgate.conf``: sshd keeps the *fi
 value of a keyword and Debian includes that directory at the top of ``sshd_config``, so
 the ``00-`` name wins over later drop-ins such as cloud-init's ``50-cloud-init.conf``.
 Each changed file is first copied to ``NAME.otpgate-backup-YYYYMMDDTHHMMSS``.
+
+With a socket (``--socket``), the module line also has ``socket=…``: the module asks
+``otpgate pam-daemon`` and runs the helper only when the daemon cannot be reached;
+installing then also writes the daemon's systemd unit, ``otpgate-pam.service``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 
 from otpgate.cli._errors import EXIT_NOT_FOUND, CliError
 
-__all__ = ["SetupPlan", "install", "pam_block", "sshd_settings"]
+__all__ = ["DAEMON_UNIT", "SetupPlan", "daemon_unit", "install", "pam_block", "sshd_settings"]
 
 BEGIN, END = "# BEGIN otpgate", "# END otpgate"
 DISABLED = "#otpgate# "
@@ -32,6 +36,7 @@ COMMON_AUTH = "@include common-auth"
 PAM_FILE = Path("etc/pam.d/sshd")
 SSHD_CONFIG = Path("etc/ssh/sshd_config")
 DROP_IN = Path("etc/ssh/sshd_config.d/00-otpgate.conf")
+DAEMON_UNIT = Path("etc/systemd/system/otpgate-pam.service")
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,13 @@ class SetupPlan:
     group: str = ""
     nullok: bool = False
     with_password: bool = False
+    socket: str = ""
 
 
 def _module_line(plan: SetupPlan) -> str:
-    words = ["auth", "required", plan.module, f"helper={plan.helper}"]
+    words = ["auth", "required", plan.module]
+    words += [f"socket={plan.socket}"] if plan.socket else []
+    words += [f"helper={plan.helper}"]
     words += [f"config={plan.config}"] if plan.config else []
     words += [f"map={plan.user_map}"] if plan.user_map else []
     words += [f"group={plan.group}"] if plan.group else []
@@ -63,6 +71,34 @@ def pam_block(plan: SetupPlan) -> list[str]:
     """The marked block of ``/etc/pam.d/sshd`` lines."""
     why = "after the password" if plan.with_password else "the only question after the key"
     return [BEGIN, f"# otpgate asks for the verification code ({why})", _module_line(plan), END]
+
+
+def daemon_unit(plan: SetupPlan, socket: str) -> list[str]:
+    """A systemd unit running ``otpgate pam-daemon`` on ``socket`` with the plan's files."""
+    command = [plan.helper, "pam-daemon", "--socket", socket]
+    command += ["--config", plan.config] if plan.config else []
+    command += ["--map", plan.user_map] if plan.user_map else []
+    # systemd creates /run/otpgate (0700, root) at each start: /run is emptied at boot.
+    runtime = (["RuntimeDirectory=otpgate", "RuntimeDirectoryMode=0700"]
+               if Path(socket).parent == Path("/run/otpgate") else [])
+    return [
+        "[Unit]",
+        "Description=otpgate: verification codes for SSH logins (pam_otpgate.so socket=)",
+        "After=network.target",
+        "Before=ssh.service",
+        "",
+        "[Service]",
+        # Root, like the helper it replaces; only root (sshd) may connect to it.
+        f"ExecStart={' '.join(command)}",
+        *runtime,
+        "Restart=on-failure",
+        "UMask=0077",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+    ]
 
 
 def sshd_settings(plan: SetupPlan) -> list[str]:
@@ -131,6 +167,11 @@ def install(root: Path, plan: SetupPlan, now: datetime | None = None) -> list[st
         raise CliError(f"{pam_path} not found: is openssh-server installed?", EXIT_NOT_FOUND)
     report = [_write(pam_path, edited_pam(pam_path.read_text(encoding="utf-8"), plan), stamp)]
     report.append(_write(root / DROP_IN, "\n".join(sshd_settings(plan)) + "\n", stamp))
+    if plan.socket:
+        unit = "\n".join(daemon_unit(plan, plan.socket)) + "\n"
+        report.append(_write(root / DAEMON_UNIT, unit, stamp))
+        report.append("start the daemon: systemctl daemon-reload && "
+                      "systemctl enable --now otpgate-pam")
     main_config = root / SSHD_CONFIG
     included = main_config.is_file() and any(
         line.split()[:1] == ["Include"] and "sshd_config.d" in line

@@ -7,13 +7,17 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otpgate.cli._errors import EXIT_CONFIG, CliError
+
+if TYPE_CHECKING:
+    from otpgate.cli._ssh_setup import SetupPlan
 
 __all__ = ["register"]
 
 DEFAULT_CONFIG = "/etc/otpgate/pam.env"
+DEFAULT_SOCKET = "/run/otpgate/pam.sock"
 
 
 def register(subparsers: Any) -> None:
@@ -42,6 +46,9 @@ def register(subparsers: Any) -> None:
                        help="let users without 2FA in (off by default)")
     setup.add_argument("--with-password", action="store_true",
                        help="password then code, instead of public key then code")
+    setup.add_argument("--socket", default="",
+                       help="ask `otpgate pam-daemon` on this socket (faster; the helper "
+                       "stays as the fallback); --write also installs its systemd unit")
     setup.set_defaults(handler=_setup)
 
     enrol = commands.add_parser("enrol", help="turn on 2FA for your own account, in the terminal")
@@ -73,7 +80,7 @@ def _setup(args: argparse.Namespace) -> int:
     plan = SetupPlan(
         helper=_helper_path(args.helper), module=args.module, config=args.config,
         user_map=args.map, group=args.group, nullok=args.nullok,
-        with_password=args.with_password,
+        with_password=args.with_password, socket=args.socket,
     )
     if args.write:
         for line in install(args.root, plan):
@@ -86,7 +93,24 @@ def _setup(args: argparse.Namespace) -> int:
     print()
     print("# /etc/ssh/sshd_config.d/00-otpgate.conf:")
     print("\n".join(sshd_settings(plan)))
+    _print_daemon_variant(plan)
     return 0
+
+
+def _print_daemon_variant(plan: SetupPlan) -> None:
+    from dataclasses import replace
+
+    from otpgate.cli._ssh_setup import daemon_unit, pam_block
+
+    socket = plan.socket or DEFAULT_SOCKET
+    if not plan.socket:
+        print()
+        print("# Faster checks: run `otpgate pam-daemon` (unit below) and use this module line")
+        print("# instead (the helper then only answers while the daemon is down):")
+        print(pam_block(replace(plan, socket=socket))[2])
+    print()
+    print("# /etc/systemd/system/otpgate-pam.service (then: systemctl enable --now otpgate-pam):")
+    print("\n".join(daemon_unit(plan, socket)))
 
 
 def _enrol(args: argparse.Namespace) -> int:
