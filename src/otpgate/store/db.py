@@ -6,8 +6,10 @@ through psycopg 3 (several processes on several hosts). Anything else is refused
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,13 @@ from otpgate.store.errors import (
     InvalidValue,
 )
 
-__all__ = ["make_engine", "make_session_factory", "transaction", "translate_errors"]
+__all__ = [
+    "make_engine",
+    "make_session_factory",
+    "transaction",
+    "translate_errors",
+    "write_gate",
+]
 
 # Milliseconds a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -77,8 +85,42 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     :class:`InvalidValue`, an unreachable or busy database as :class:`DatabaseUnavailable`.
     Other exceptions pass through unchanged.
     """
-    with translate_errors(), factory() as session, session.begin():
+    bind = factory.kw.get("bind")
+    gate = _gates.get(bind) if isinstance(bind, Engine) else None
+    with translate_errors(), gate or nullcontext(), factory() as session, session.begin():
         yield session
+
+
+class _WriteGate:
+    """Threads of one process take turns at a SQLite file's write lock.
+
+    Every transaction on SQLite takes the write lock (``BEGIN IMMEDIATE``); threads that
+    find it taken would wait in SQLite's busy handler, which sleeps and retries (up to
+    100 ms a time) instead of waking when the lock is free. Queuing them on a Python lock
+    first hands the turn over at once. Re-entrant, so a nested transaction behaves as
+    before (it waits for SQLite's busy timeout); waiting longer than that timeout is
+    :class:`DatabaseUnavailable`, as a busy database was before. Other processes on the
+    same file still meet SQLite's own lock.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self._lock = threading.RLock()
+        self._timeout = timeout
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(timeout=self._timeout):
+            raise DatabaseUnavailable("database unavailable: database is locked")
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
+_gates: weakref.WeakKeyDictionary[Engine, _WriteGate] = weakref.WeakKeyDictionary()
+
+
+def write_gate(engine: Engine) -> _WriteGate | None:
+    """The gate of a SQLite file engine (see :class:`_WriteGate`); None for other engines."""
+    return _gates.get(engine)
 
 
 @contextmanager
@@ -131,6 +173,7 @@ def _sqlite_engine(url: URL, pool_size: int) -> Engine:
         if not database.startswith("file:"):
             _make_parent_dir(database)
         engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size)
+        _gates[engine] = _WriteGate(SQLITE_BUSY_TIMEOUT_MS / 1000)
     event.listen(engine, "connect", _sqlite_on_connect(in_memory))
     event.listen(engine, "begin", _sqlite_begin)
     return engine
