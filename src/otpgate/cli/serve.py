@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from otpgate.cli._errors import EXIT_CONFIG, CliError
 
@@ -31,6 +31,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--port", type=int, default=8000, help="TCP port (8000)")
     serve.add_argument(
         "--workers", type=int, default=1, help="worker processes, each with its own app (1)"
+    )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off by default: a line per request costs the API a few "
+        "percent of its throughput, and the audit log already records every check)",
     )
     serve.add_argument(
         "--migrate",
@@ -98,6 +104,11 @@ def _print_setup_link(ctx: Context, url: str) -> None:
     )
 
 
+def _uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
+    # loop/http "auto" already pick uvloop and httptools when they are installed.
+    return {"proxy_headers": False, "access_log": bool(args.access_log)}
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -125,9 +136,9 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
-            proxy_headers=False,
+            **_uvicorn_options(args),
         )
     else:
         uvicorn.run(create_app(settings, ctx=ctx), host=args.host, port=args.port,
-                    proxy_headers=False)
+                    **_uvicorn_options(args))
     return 0
