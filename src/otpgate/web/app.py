@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -19,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from otpgate import __version__
 from otpgate.config import Settings
-from otpgate.service.context import Context, build_context
+from otpgate.service.context import Context, Origin, build_context
 from otpgate.service.errors import ServiceError
 from otpgate.store.errors import StoreError
 from otpgate.web import forward_auth, i18n
@@ -48,6 +50,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         description="Two-factor authentication (TOTP/HOTP) service: JSON API.",
+        lifespan=_mail_sender(ctx),
     )
     app.state.ctx = ctx
     for module in PAGE_MODULES:
@@ -59,6 +62,26 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, ctx=ctx)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+def _mail_sender(ctx: Context) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """While the app runs, a thread sends the queued security e-mails (if SMTP is set)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from otpgate.service.mailer import MailWorker
+
+        worker = None
+        if ctx.settings.smtp_configured:
+            worker = MailWorker(ctx, Origin(source="web", user_agent="otpgate mail sender"))
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    return lifespan
 
 
 def app_from_env() -> FastAPI:

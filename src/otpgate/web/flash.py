@@ -76,7 +76,26 @@ def take_flash(page: Page) -> str | None:
                 "Only %(n)d recovery codes are left. Generate new ones on the Security page.",
                 left,
             ) % {"n": left}
+        if key == "invited":
+            return _invited(int(params.get("n", 0)), int(params.get("skipped", 0)))
         if key in _DRIFT:
             return gettext(_DRIFT[str(key)]) % {"n": int(params.get("n", 0))}
         message = _MESSAGES.get(str(key))
         return gettext(message) if message else None
+
+
+def _invited(n: int, skipped: int) -> str:
+    text = ngettext(
+        "%(n)d invitation to turn on two-factor authentication will be e-mailed.",
+        "%(n)d invitations to turn on two-factor authentication will be e-mailed.",
+        n,
+    ) % {"n": n}
+    if skipped:
+        text += " " + ngettext(
+            "%(n)d account was left out (no e-mail address, two-factor authentication "
+            "already on, or invited in the last 24 hours).",
+            "%(n)d accounts were left out (no e-mail address, two-factor authentication "
+            "already on, or invited in the last 24 hours).",
+            skipped,
+        ) % {"n": skipped}
+    return text

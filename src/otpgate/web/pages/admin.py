@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from otpgate.service import admin, audit, enrolment, login, users
+from otpgate.service import admin, audit, enrolment, invitations, login, users
 from otpgate.service.audit import AuditKind
 from otpgate.service.errors import (
     AccountDisabled,
@@ -43,7 +43,8 @@ def user_list(page: AdminPage, q: str = "") -> HTMLResponse:
         found = users.list_users(page.ctx, search=q[:200])
     except ServiceError as exc:
         return page.render_problem("admin/users.html", exc, found=[], q=q)
-    return page.render("admin/users.html", found=found, q=q, notice=take_flash(page))
+    return page.render("admin/users.html", found=found, q=q, notice=take_flash(page),
+                       mail_enabled=page.ctx.settings.smtp_configured)
 
 
 @router.get("/users/new", response_class=HTMLResponse)
@@ -96,6 +97,7 @@ def _user_page(page: Page, user_id: int, status: int = 200, error: str | None = 
         locked_until=admin.lock_state(page.ctx, user_id),
         credentials=credentials,
         events=audit.query_audit(page.ctx, username=subject.username, limit=20),
+        mail_enabled=page.ctx.settings.smtp_configured,
         bypass_minutes=page.ctx.settings.bypass_code_minutes,
     )
 
@@ -115,6 +117,31 @@ def reset_2fa(
         problem = page.problem(exc)
         return _user_page(page, user_id, problem.status, problem.message, note=note)
     flash(page, "twofa_reset")
+    return page.redirect(f"/admin/users/{user_id}")
+
+
+@router.post("/users/invite", response_class=HTMLResponse)
+def invite_all(page: AdminPage) -> Response:
+    """E-mail every active user without 2FA an invitation to turn it on."""
+    try:
+        report = invitations.invite_to_enable_2fa(
+            page.ctx, page.origin, page.user_id, all_without_2fa=True
+        )
+    except ServiceError as exc:
+        return page.render_problem("admin/users.html", exc, found=[], q="", mail_enabled=False)
+    flash(page, "invited", n=len(report.invited), skipped=len(report.skipped))
+    return page.redirect("/admin/users")
+
+
+@router.post("/users/{user_id}/invite", response_class=HTMLResponse)
+def invite_one(page: AdminPage, user_id: int) -> Response:
+    """E-mail this user an invitation to turn 2FA on."""
+    try:
+        report = invitations.invite_to_enable_2fa(page.ctx, page.origin, page.user_id, [user_id])
+    except ServiceError as exc:
+        problem = page.problem(exc)
+        return _user_page(page, user_id, problem.status, problem.message)
+    flash(page, "invited", n=len(report.invited), skipped=len(report.skipped))
     return page.redirect(f"/admin/users/{user_id}")
 
 
