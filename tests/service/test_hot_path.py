@@ -1,0 +1,122 @@
+"""The code check's cost, counted not timed: statements per check, the token cache's bound."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, select
+
+from otpgate.service import api_tokens, login
+from otpgate.service.clock import FixedClock
+from otpgate.service.context import Context, Origin
+from otpgate.service.errors import CodeRejected, NotPermitted
+from otpgate.service.views import UserView
+from otpgate.store.db import make_session_factory, transaction
+from otpgate.store.models import Throttle
+
+from .conftest import T0
+from .twofa import clock_of, enrol, wrong_code
+
+MakeUser = Callable[..., UserView]
+
+# A successful check: the user, the active authenticators, the account's row lock
+# (PostgreSQL) or BEGIN IMMEDIATE (SQLite), both throttle counters in one query, the
+# conditional UPDATE of the last step, the audit row, the recovery codes left.
+MAX_STATEMENTS_PER_SUCCESS = 7
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every statement the engine sends inside the block (first words only)."""
+    seen: list[str] = []
+
+    def on_execute(*args: Any) -> None:
+        seen.append(" ".join(str(args[2]).split()[:3]))
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def test_successful_check_stays_within_its_statement_budget(
+    ctx: Context, engine: Engine, web: Origin, make_user: MakeUser
+) -> None:
+    """A correct code costs at most 7 statements in one transaction, none on the throttle table."""
+    user = make_user("alice")
+    phone = enrol(ctx, web, user.id)
+    with statements(engine) as seen:
+        name, factor = login.verify_code_by_name(ctx, web, "Alice", phone.code(ctx))
+    assert (name, factor.method) == ("alice", "totp")
+    assert len(seen) <= MAX_STATEMENTS_PER_SUCCESS, seen
+    assert not [s for s in seen if "throttles" in s and not s.startswith("SELECT")], seen
+    commits_or_begins = [s for s in seen if s.startswith(("BEGIN", "SAVEPOINT"))]
+    assert len(commits_or_begins) <= 1, seen
+
+
+def test_success_after_failures_forgets_only_the_address(
+    ctx: Context, engine: Engine, web: Origin, make_user: MakeUser
+) -> None:
+    """With failures recorded, a success clears the address's counter and keeps the account's."""
+    user = make_user("bob")
+    phone = enrol(ctx, web, user.id)
+    with pytest.raises(CodeRejected):
+        login.verify_code(ctx, web, user.id, wrong_code(phone.totp, ctx.clock.now(), 1))
+    login.verify_code(ctx, web, user.id, phone.code(ctx))
+    with transaction(ctx.session_factory) as s:
+        scopes = {t.scope: t.failures for t in s.scalars(select(Throttle))}
+    assert scopes == {f"user:{user.id}|code": 1}
+
+
+def _second_process(ctx: Context, engine: Engine) -> Context:
+    return Context(
+        settings=ctx.settings,
+        session_factory=make_session_factory(engine),
+        keyring=ctx.keyring,
+        hasher=ctx.hasher,
+        clock=FixedClock(T0),
+    )
+
+
+def test_revoked_token_is_refused_at_once_here_and_within_the_cache_time_elsewhere(
+    ctx: Context, engine: Engine, cli: Origin
+) -> None:
+    """Another process refuses a revoked token at the latest CACHE_SECONDS after its last check."""
+    other = _second_process(ctx, engine)
+    token = api_tokens.create_api_token(ctx, cli, None, "portal", {"verify"})
+    assert api_tokens.authenticate_api_token(other, token) == {"verify"}
+    [view] = api_tokens.list_api_tokens(ctx)
+    api_tokens.revoke_api_token(ctx, cli, None, view.id)
+    with pytest.raises(NotPermitted):
+        api_tokens.authenticate_api_token(ctx, token)
+    clock_of(other).advance(api_tokens.CACHE_SECONDS)
+    with pytest.raises(NotPermitted):
+        api_tokens.authenticate_api_token(other, token)
+
+
+def test_token_cache_is_not_fooled_by_a_clock_going_back(
+    ctx: Context, engine: Engine, cli: Origin
+) -> None:
+    """An entry checked "in the future" is stale, so a revocation is still seen."""
+    other = _second_process(ctx, engine)
+    token = api_tokens.create_api_token(ctx, cli, None, "portal", {"verify"})
+    api_tokens.authenticate_api_token(other, token)
+    [view] = api_tokens.list_api_tokens(ctx)
+    api_tokens.revoke_api_token(ctx, cli, None, view.id)
+    clock_of(other).set(T0 - 1)
+    with pytest.raises(NotPermitted):
+        api_tokens.authenticate_api_token(other, token)
+
+
+def test_cached_token_check_opens_no_transaction(ctx: Context, engine: Engine, cli: Origin) -> None:
+    """Within the cache time a second check of the same token sends no statement."""
+    token = api_tokens.create_api_token(ctx, cli, None, "portal", {"verify", "admin"})
+    api_tokens.authenticate_api_token(ctx, token)
+    clock_of(ctx).advance(api_tokens.CACHE_SECONDS / 2)
+    with statements(engine) as seen:
+        assert api_tokens.authenticate_api_token(ctx, token) == {"verify", "admin"}
+    assert seen == []
