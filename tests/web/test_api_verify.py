@@ -247,6 +247,8 @@ def test_openapi_documents_every_endpoint(api: ApiHarness) -> None:
         ("post", "/api/v1/users/{username}/enrolments/{credential_id}/confirm"),
         ("get", "/api/v1/users/{username}/2fa"),
         ("post", "/api/v1/users/{username}/2fa/reset"),
+        ("post", "/api/v1/users/{username}/2fa/resync"),
+        ("post", "/api/v1/users/{username}/2fa/bypass"),
         ("get", "/api/v1/audit"),
     }
     found = {(m, p) for p, item in doc["paths"].items() if p.startswith("/api/") for m in item}

@@ -19,6 +19,7 @@ from otpgate.web.headers import CONTENT_SECURITY_POLICY
 HALF_ALLOWED = {
     ("GET", "/login/2fa"), ("POST", "/login/2fa"),
     ("GET", "/login/recovery"), ("POST", "/login/recovery"),
+    ("GET", "/login/2fa/resync"), ("POST", "/login/2fa/resync"),
     ("POST", "/login/cancel"), ("POST", "/logout"), ("POST", "/lang"),
 }
 

@@ -54,7 +54,13 @@ class BypassResult(BaseModel):
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {s: {"model": ErrorBody} for s in (400, 401, 403, *statuses)}
+    responses: dict[int | str, dict[str, Any]] = {
+        s: {"model": ErrorBody, "description": "See the error codes of `/api/docs`."}
+        for s in (400, 401, 403, *statuses)
+    }
+    # Declaring "default" also replaces FastAPI's generic 422, which this API never sends.
+    responses["default"] = {"model": ErrorBody, "description": "Any other error, same shape."}
+    return responses
 
 
 v1 = APIRouter(prefix="/api/v1", route_class=ApiRoute, tags=["API v1"])
