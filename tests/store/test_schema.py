@@ -119,6 +119,7 @@ def test_user_foreign_keys_cascade_on_delete(engine: Engine) -> None:
         "trusted_devices",
         "sessions",
         "user_groups",
+        "bypass_codes",
     }
     for _, fk in fks:
         assert fk["referred_table"] == "users"
