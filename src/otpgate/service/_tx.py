@@ -11,17 +11,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from otpgate.service.errors import AccountDisabled, Conflict, InvalidInput, NotFound
 from otpgate.store import errors as store_errors
-from otpgate.store.db import transaction
+from otpgate.store.db import connection_transaction, transaction
 from otpgate.store.models import User
 
 if TYPE_CHECKING:
     from otpgate.service.context import Context
 
-__all__ = ["check_id", "load_active_user", "load_user", "unit_of_work"]
+__all__ = ["check_id", "connection_of_work", "load_active_user", "load_user", "unit_of_work"]
 
 
 @contextmanager
@@ -30,6 +31,22 @@ def unit_of_work(ctx: Context) -> Iterator[Session]:
     try:
         with transaction(ctx.session_factory) as session:
             yield session
+    except store_errors.NotFound as exc:
+        raise NotFound(str(exc) or "Not found.") from None
+    except store_errors.Conflict as exc:
+        raise Conflict(str(exc) or "This conflicts with existing data.") from None
+
+
+@contextmanager
+def connection_of_work(ctx: Context) -> Iterator[Connection]:
+    """:func:`unit_of_work` in SQLAlchemy Core: a connection in one transaction (the code
+    check's hot path). Same commit/rollback and error mapping."""
+    engine = ctx.session_factory.kw.get("bind")
+    if not isinstance(engine, Engine):
+        raise TypeError("the context's session factory is not bound to an engine")
+    try:
+        with connection_transaction(engine) as conn:
+            yield conn
     except store_errors.NotFound as exc:
         raise NotFound(str(exc) or "Not found.") from None
     except store_errors.Conflict as exc:

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.orm import Session
 
+from otpgate.service._code_check import check_login_code
 from otpgate.service._convert import has_active_credential, user_view
 from otpgate.service._password import check_password_of, password_text, username_text
-from otpgate.service._tx import load_active_user, unit_of_work
+from otpgate.service._tx import check_id, load_active_user, unit_of_work
 from otpgate.service.admin import read_policy
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.devices import find_valid_device, trust_new_device
-from otpgate.service.errors import AccountDisabled, AuthenticationFailed, NotFound, ServiceError
+from otpgate.service.errors import AccountDisabled, AuthenticationFailed, ServiceError
 from otpgate.service.recovery import check_recovery_code
 from otpgate.service.users import normalise_username
-from otpgate.service.verification import check_code
 from otpgate.service.views import PasswordStep, SecondFactor
 from otpgate.store import repositories as repo
 from otpgate.store.models import User
@@ -96,10 +96,8 @@ def verify_code(ctx: Context, origin: Origin, user_id: int, code: str) -> Second
     Raises :class:`CodeRejected` (``WRONG``, ``REPLAYED``, ``MALFORMED``), :class:`Locked`,
     :class:`NotEnrolled`, :class:`AccountDisabled`, :class:`NotFound`, :class:`InvalidInput`.
     """
-    with unit_of_work(ctx) as session:
-        user = load_active_user(session, user_id)
-        outcome = check_code(session, ctx, origin, user, code)
-    return _settle(outcome)
+    checked_id = check_id(user_id, "user id")
+    return check_login_code(ctx, origin, code, user_id=checked_id)[1]
 
 
 def verify_code_by_name(
@@ -110,15 +108,7 @@ def verify_code_by_name(
 
     Raises what :func:`verify_code` raises; :class:`NotFound` for an unknown name.
     """
-    name = normalise_username(username)
-    with unit_of_work(ctx) as session:
-        user = repo.find_user(session, name)
-        if user is None:
-            raise NotFound("No such user.")
-        if not user.is_active:
-            raise AccountDisabled()
-        outcome = check_code(session, ctx, origin, user, code)
-    return user.username, _settle(outcome)
+    return check_login_code(ctx, origin, code, username=normalise_username(username))
 
 
 def verify_recovery_code(ctx: Context, origin: Origin, user_id: int, code: str) -> SecondFactor:

@@ -31,6 +31,7 @@ from otpgate.service.notify_messages import (
 )
 from otpgate.store import repositories as repo
 from otpgate.store.models import AuditEvent, OutboxMail, User
+from otpgate.store.repositories import CheckedUser
 
 if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
@@ -42,6 +43,7 @@ __all__ = [
     "enqueue",
     "is_new_device",
     "issuer_of",
+    "may_mail",
 ]
 
 log = logging.getLogger("otpgate.mail")
@@ -118,6 +120,17 @@ def _mail_kind(session: Session, ctx: Context, event: AuditEvent, user: User) ->
     return kind
 
 
+def may_mail(ctx: Context, subject: User | CheckedUser | None) -> bool:
+    """Whether an event about ``subject`` may queue a mail at all (SMTP configured, an
+    active subject with an address); when False, :func:`after_audit` reads nothing."""
+    return (
+        ctx.settings.smtp_configured
+        and subject is not None
+        and bool(subject.email)
+        and subject.is_active
+    )
+
+
 def after_audit(
     session: Session,
     ctx: Context,
@@ -132,9 +145,7 @@ def after_audit(
     Never raises: a mail that cannot be prepared is logged and dropped, so that the
     security operation it tells about goes on.
     """
-    if not ctx.settings.smtp_configured or subject is None:
-        return
-    if not subject.email or not subject.is_active:
+    if not may_mail(ctx, subject) or subject is None:
         return
     try:
         kind = _mail_kind(session, ctx, event, subject)

@@ -55,6 +55,7 @@ from sqlalchemy.orm import Session
 from otpgate.service.errors import Locked
 from otpgate.store import repositories as repo
 from otpgate.store.models import Throttle
+from otpgate.store.repositories import ThrottleCounter
 
 __all__ = [
     "CODE_ACCOUNT",
@@ -188,7 +189,11 @@ def read_scopes(session: Session, scopes: list[str], now: datetime) -> dict[str,
 
 
 def count_attempt(
-    session: Session, scope: str, policy: ThrottlePolicy, now: datetime, row: Throttle | None
+    session: Session,
+    scope: str,
+    policy: ThrottlePolicy,
+    now: datetime,
+    row: Throttle | ThrottleCounter | None,
 ) -> Attempt:
     """Count an attempt on ``scope`` whose counter was ``row`` (as read under the account's
     lock); a counter idle for longer than the policy's forget time starts again."""
@@ -198,13 +203,13 @@ def count_attempt(
             repo.clear_throttle(session, scope)
         else:
             previous = row.last_failure_at
-    row = repo.record_failure(session, scope, now)
+    stored = repo.record_failure(session, scope, now)
     # A name scope has no account lock: another process may have locked it between the
     # read and the upsert, which now holds the row. Look again.
-    until = _active(row.locked_until, now)
+    until = _active(stored.locked_until, now)
     if until is not None:
         raise Locked(until)
-    return Attempt(scope, policy, row.failures, row, previous)
+    return Attempt(scope, policy, stored.failures, stored, previous)
 
 
 def begin_attempt(session: Session, scope: str, policy: ThrottlePolicy, now: datetime) -> Attempt:

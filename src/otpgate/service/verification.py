@@ -18,6 +18,10 @@ Order of the checks, and why:
    teaches nothing), and nothing is written.
 5. A success records the step, the drift and the use; a failure keeps the count, may lock,
    and is audited.
+
+Login checks (:func:`otpgate.service.login.verify_code` and ``verify_code_by_name``) run the
+same steps on SQLAlchemy Core in :mod:`otpgate.service._code_check`; a change of rule here
+must be made there too.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from otpgate.service.errors import (
 from otpgate.service.views import SecondFactor
 from otpgate.store import repositories as repo
 from otpgate.store.models import OtpCredential, User
+from otpgate.store.repositories import CheckedCredential
 
 if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
@@ -53,9 +58,11 @@ __all__ = [
     "check_code",
     "code_text",
     "match_step",
+    "new_drift",
     "note_failure",
     "open_secret",
     "secret_context",
+    "well_formed",
 ]
 
 # Weight of the newest observation in the drift's moving average: half, so a phone whose
@@ -69,7 +76,7 @@ def secret_context(user_id: int) -> bytes:
     return b"otp-credential:%d" % user_id
 
 
-def open_secret(ctx: Context, cred: OtpCredential) -> bytes:
+def open_secret(ctx: Context, cred: OtpCredential | CheckedCredential) -> bytes:
     """The raw secret of a credential; :class:`KeyUnavailable` if no configured key opens it."""
     try:
         context = secret_context(cred.user_id)
@@ -87,7 +94,8 @@ def code_text(code: object) -> str:
     return code
 
 
-def _well_formed(code: str, digits: int) -> bool:
+def well_formed(code: str, digits: int) -> bool:
+    """True if ``code`` has the format of a ``digits``-digit code."""
     try:
         normalise_code(code, digits)
     except (MalformedCode, OtpError):
@@ -96,7 +104,7 @@ def _well_formed(code: str, digits: int) -> bool:
 
 
 def match_step(
-    ctx: Context, cred: OtpCredential, secret: bytes, code: str, now: float
+    ctx: Context, cred: OtpCredential | CheckedCredential, secret: bytes, code: str, now: float
 ) -> tuple[int, float] | None:
     """The step (TOTP) or counter (HOTP) whose code this is, and its offset in seconds.
 
@@ -120,7 +128,8 @@ def match_step(
     return step, float((step - totp.step(now)) * cred.period)
 
 
-def _new_drift(cred: OtpCredential, offset: float) -> float:
+def new_drift(cred: OtpCredential | CheckedCredential, offset: float) -> float:
+    """The drift after a TOTP match ``offset`` seconds off: a moving average."""
     return (1 - DRIFT_WEIGHT) * cred.drift_seconds + DRIFT_WEIGHT * offset
 
 
@@ -145,7 +154,7 @@ def check_code(
     creds = repo.credentials_of(session, user.id, "active")
     if not creds:
         raise NotEnrolled()
-    candidates = [c for c in creds if _well_formed(text, c.digits)]
+    candidates = [c for c in creds if well_formed(text, c.digits)]
     if not candidates:
         raise CodeRejected(RejectReason.MALFORMED)
 
@@ -164,7 +173,7 @@ def check_code(
         if found is None:
             continue
         step, offset = found
-        drift = _new_drift(cred, offset) if cred.kind == "totp" else 0.0
+        drift = new_drift(cred, offset) if cred.kind == "totp" else 0.0
         if step > cred.last_step and repo.advance_last_step(
             session, cred.id, step, now=now_dt, drift_seconds=drift
         ):

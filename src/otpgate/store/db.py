@@ -13,7 +13,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -33,6 +33,7 @@ from otpgate.store.errors import (
 )
 
 __all__ = [
+    "connection_transaction",
     "make_engine",
     "make_session_factory",
     "transaction",
@@ -89,6 +90,16 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     gate = _gates.get(bind) if isinstance(bind, Engine) else None
     with translate_errors(), gate or nullcontext(), factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def connection_transaction(engine: Engine) -> Iterator[Connection]:
+    """:func:`transaction` for SQLAlchemy Core: a connection in one transaction, with the
+    same write gate, commit/rollback and error translation, and no ORM session (the code
+    check's hot path; a :class:`Session` may still join it with ``Session(bind=conn)``)."""
+    gate = _gates.get(engine)
+    with translate_errors(), gate or nullcontext(), engine.begin() as conn:
+        yield conn
 
 
 class _WriteGate:

@@ -53,6 +53,7 @@ from otpgate.store._accounts import (
     recovery_codes_left,
     search_users,
 )
+from otpgate.store._checks import *  # noqa: F403 - the code check's Core statements
 from otpgate.store._groups import (
     add_group_member,
     group_members,

@@ -1,0 +1,193 @@
+"""The code check's statements in SQLAlchemy Core (re-exported by repositories).
+
+The code check is the busiest path of the service (every API verify, every portal and
+SSH login), so its few statements are built once, at import, and run on the
+transaction's :class:`~sqlalchemy.engine.Connection`: no ORM identity map, no unit of
+work, no statement construction per call. What they do is what the ORM repositories do
+(see :func:`~otpgate.store._accounts.advance_last_step` for the replay guard).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.sql import Select
+
+from otpgate.store.models import AuditEvent, OtpCredential, RecoveryCode, Throttle, User
+
+__all__ = [
+    "CheckedCredential",
+    "CheckedUser",
+    "ThrottleCounter",
+    "advance_step_counting_codes",
+    "clear_counter",
+    "insert_audit",
+    "load_user_for_check",
+    "read_counters",
+]
+
+_users = cast(Table, User.__table__)
+_creds = cast(Table, OtpCredential.__table__)
+_codes = cast(Table, RecoveryCode.__table__)
+_throttles = cast(Table, Throttle.__table__)
+_audit = cast(Table, AuditEvent.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCredential:
+    """What the check needs of one active credential (the secret still sealed)."""
+
+    id: int
+    user_id: int
+    kind: str
+    name: str
+    algorithm: str
+    digits: int
+    period: int
+    last_step: int
+    drift_seconds: float
+    key_id: str
+    secret_sealed: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedUser:
+    """A user as the code check sees it: name, whether active, active credentials."""
+
+    id: int
+    username: str
+    is_active: bool
+    email: str
+    credentials: tuple[CheckedCredential, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleCounter:
+    """One throttle scope's counter as stored."""
+
+    scope: str
+    failures: int
+    last_failure_at: datetime
+    locked_until: datetime | None
+
+
+def _user_with_credentials() -> Select[Any]:
+    joined = _users.outerjoin(
+        _creds, and_(_creds.c.user_id == _users.c.id, _creds.c.status == "active")
+    )
+    return (
+        select(
+            _users.c.id,
+            _users.c.username,
+            _users.c.is_active,
+            _users.c.email,
+            _creds.c.id,
+            _creds.c.kind,
+            _creds.c.name,
+            _creds.c.algorithm,
+            _creds.c.digits,
+            _creds.c.period,
+            _creds.c.last_step,
+            _creds.c.drift_seconds,
+            _creds.c.key_id,
+            _creds.c.secret_sealed,
+        )
+        .select_from(joined)
+        .order_by(_creds.c.id)
+        # PostgreSQL: the user's row lock (FOR NO KEY UPDATE OF users, so rows referring to
+        # the user can still be inserted). SQLite renders no lock clause: its transactions
+        # already hold the write lock (BEGIN IMMEDIATE).
+        .with_for_update(key_share=True, of=_users)
+    )
+
+
+_BY_NAME = _user_with_credentials().where(_users.c.username == bindparam("name"))
+_BY_ID = _user_with_credentials().where(_users.c.id == bindparam("user_id"))
+_COUNTERS = select(
+    _throttles.c.scope,
+    _throttles.c.failures,
+    _throttles.c.last_failure_at,
+    _throttles.c.locked_until,
+).where(_throttles.c.scope.in_(bindparam("scopes", expanding=True)))
+_CODES_LEFT = (
+    select(func.count())
+    .select_from(_codes)
+    .where(_codes.c.user_id == bindparam("owner"), _codes.c.used_at.is_(None))
+    .scalar_subquery()
+)
+_ADVANCE = (
+    update(_creds)
+    .where(
+        _creds.c.id == bindparam("cred_id"),
+        _creds.c.last_step < bindparam("step"),
+        _creds.c.status == "active",
+    )
+    .values(
+        last_step=bindparam("step"),
+        last_used_at=bindparam("now"),
+        drift_seconds=bindparam("drift"),
+    )
+    .returning(_CODES_LEFT)
+)
+_INSERT_AUDIT = insert(_audit)
+_CLEAR = delete(_throttles).where(_throttles.c.scope == bindparam("scope"))
+
+
+def load_user_for_check(
+    conn: Connection, *, username: str | None = None, user_id: int | None = None
+) -> CheckedUser | None:
+    """The user (by case-folded name or by id) with its active credentials, oldest first,
+    in one query that also takes the user's row lock on PostgreSQL; None if no such user.
+
+    The lock is taken as the rows are read: read the throttle counters after this call,
+    in a fresh statement, so that they cannot change before the attempt is decided.
+    """
+    if username is not None:
+        rows = conn.execute(_BY_NAME, {"name": username.casefold()}).all()
+    else:
+        rows = conn.execute(_BY_ID, {"user_id": user_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    creds = tuple(CheckedCredential(r[4], first[0], *r[5:]) for r in rows if r[4] is not None)
+    return CheckedUser(first[0], first[1], bool(first[2]), first[3], creds)
+
+
+def read_counters(conn: Connection, scopes: Sequence[str]) -> dict[str, ThrottleCounter]:
+    """The counters of those ``scopes`` that have one, in one query."""
+    rows = conn.execute(_COUNTERS, {"scopes": list(scopes)})
+    return {r[0]: ThrottleCounter(r[0], r[1], r[2], r[3]) for r in rows}
+
+
+def advance_step_counting_codes(
+    conn: Connection,
+    cred_id: int,
+    step: int,
+    *,
+    user_id: int,
+    now: datetime,
+    drift_seconds: float,
+) -> int | None:
+    """The replay guard of :func:`~otpgate.store._accounts.advance_last_step` (one
+    conditional UPDATE), returning, when it advanced, the user's unused recovery codes
+    counted in the same statement; None when the step was not newer (a replay or a lost
+    race) or the credential is no longer active."""
+    row = conn.execute(
+        _ADVANCE,
+        {"cred_id": cred_id, "step": step, "now": now, "drift": drift_seconds, "owner": user_id},
+    ).first()
+    return None if row is None else int(row[0])
+
+
+def insert_audit(conn: Connection, **fields: object) -> None:
+    """Append one audit event (columns as :func:`~otpgate.store._records.add_audit`)."""
+    conn.execute(_INSERT_AUDIT, fields)
+
+
+def clear_counter(conn: Connection, scope: str) -> None:
+    """Forget the failures and lock of ``scope`` (as :func:`clear_throttle`)."""
+    conn.execute(_CLEAR, {"scope": scope})
