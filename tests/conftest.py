@@ -44,7 +44,7 @@ def pg_server_url() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no server"
+    except Exception as exc:  # any failure to connect means "no server"
         admin.dispose()
         unavailable(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
     name = f"otpgate_test_{secrets.token_hex(6)}"
