@@ -135,7 +135,22 @@ def test_recovery_code_works_once(web: Portal) -> None:
     web.login("hana")
     second = web.submit("/login/recovery", "/login/recovery", {"code": codes[0]})
     assert second.status_code == 401
+    assert "This recovery code was already used." in text_of(second.text)
+    assert "Wait for the next code" not in second.text
     assert web.get("/").headers["location"] == "/login/2fa"
+
+
+def test_recovery_page_words_its_errors_for_recovery_codes(web: Portal) -> None:
+    """A wrong or malformed recovery code gets a message about recovery codes, not app codes."""
+    web.enrolled("hugo")
+    web.login("hugo")
+    wrong = web.submit("/login/recovery", "/login/recovery", {"code": "abcd-efgh-ijkm"})
+    assert wrong.status_code == 401
+    assert "That recovery code is not valid." in text_of(wrong.text)
+    malformed = web.submit("/login/recovery", "/login/recovery", {"code": "12!"})
+    assert malformed.status_code == 400
+    assert "Enter a recovery code, such as abcd-efgh-ijkm." in text_of(malformed.text)
+    assert "Enter the digits shown" not in text_of(malformed.text)
 
 
 def test_trusted_device_skips_the_code_next_time(web: Portal) -> None:

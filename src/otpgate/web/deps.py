@@ -100,9 +100,9 @@ class Page:
     def now(self) -> datetime:
         return self.ctx.now_dt()
 
-    def problem(self, exc: BaseException) -> Problem:
+    def problem(self, exc: BaseException, *, single_use: bool = False) -> Problem:
         with i18n.use_locale(self.locale):
-            return describe(exc, self.now())
+            return describe(exc, self.now(), single_use=single_use)
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         view = self.session.current()
@@ -120,10 +120,10 @@ class Page:
         return HTMLResponse(html, status_code=status)
 
     def render_problem(
-        self, template: str, exc: BaseException, **values: Any
+        self, template: str, exc: BaseException, *, single_use: bool = False, **values: Any
     ) -> HTMLResponse:
         """The same form again, with the error's one-line message and status."""
-        problem = self.problem(exc)
+        problem = self.problem(exc, single_use=single_use)
         response = self.render(template, problem.status, error=problem.message, **values)
         if problem.retry_after is not None:
             response.headers["Retry-After"] = str(problem.retry_after)

@@ -48,6 +48,13 @@ _CODE_MESSAGES = {
     svc.RejectReason.MALFORMED: N_("Enter the digits shown by your authenticator app."),
 }
 
+# The recovery-code page takes single-use codes: "wait for the next code" makes no sense there.
+_SINGLE_USE_MESSAGES = {
+    svc.RejectReason.WRONG: N_("That recovery code is not valid."),
+    svc.RejectReason.REPLAYED: N_("This recovery code was already used."),
+    svc.RejectReason.MALFORMED: N_("Enter a recovery code, such as abcd-efgh-ijkm."),
+}
+
 _APP_IGNORED = N_(
     "Your authenticator app ignored the settings (%(wanted)s) and shows standard codes. "
     "Use an app reported to honour them, such as Aegis, 2FAS or FreeOTP, and scan the QR "
@@ -77,15 +84,17 @@ _BY_CLASS: tuple[tuple[type[BaseException], int, str], ...] = (
 )
 
 
-def describe(exc: BaseException, now: datetime) -> Problem:
+def describe(exc: BaseException, now: datetime, *, single_use: bool = False) -> Problem:
     """Status and translated one-line message for an error of any layer.
 
     Input errors keep their own (English) message when it says which field is wrong,
     after the translated general line, because it is more useful than silence.
+    ``single_use`` words code errors for recovery and bypass codes.
     """
     if isinstance(exc, svc.CodeRejected):
         status = 400 if exc.reason is svc.RejectReason.MALFORMED else 401
-        return Problem(status, gettext(_CODE_MESSAGES[exc.reason]))
+        messages = _SINGLE_USE_MESSAGES if single_use else _CODE_MESSAGES
+        return Problem(status, gettext(messages[exc.reason]))
     if isinstance(exc, svc.AppIgnoredSettings):
         return Problem(400, gettext(_APP_IGNORED) % {"wanted": exc.wanted})
     if isinstance(exc, svc.Locked):

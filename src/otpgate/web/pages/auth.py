@@ -166,7 +166,7 @@ def recovery_submit(page: HalfPage, code: Text = "") -> Response:
         # The page takes recovery codes and an administrator's one-time bypass codes.
         factor = bypass.verify_recovery_or_bypass_code(page.ctx, page.origin, page.user_id, code)
     except ServiceError as exc:
-        return page.render_problem("recovery_login.html", exc)
+        return page.render_problem("recovery_login.html", exc, single_use=True)
     if factor.method == "bypass":
         return factors.enrol_after_bypass(page)
     response = _full(page, trust=False)
