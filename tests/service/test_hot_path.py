@@ -121,3 +121,17 @@ def test_cached_token_check_opens_no_transaction(ctx: Context, engine: Engine, c
     with statements(engine) as seen:
         assert api_tokens.authenticate_api_token(ctx, token) == {"verify", "admin"}
     assert seen == []
+
+
+def test_cached_scopes_answer_only_from_memory(ctx: Context, engine: Engine, cli: Origin) -> None:
+    """cached_scopes is None until a check, the scopes after it, None again after revocation."""
+    token = api_tokens.create_api_token(ctx, cli, None, "portal", {"verify"})
+    with statements(engine) as seen:
+        assert api_tokens.cached_scopes(ctx, token) is None
+        assert api_tokens.cached_scopes(ctx, "not-a-token") is None
+    assert seen == []
+    api_tokens.authenticate_api_token(ctx, token)
+    assert api_tokens.cached_scopes(ctx, token) == frozenset({"verify"})
+    [view] = api_tokens.list_api_tokens(ctx)
+    api_tokens.revoke_api_token(ctx, cli, None, view.id)
+    assert api_tokens.cached_scopes(ctx, token) is None

@@ -62,7 +62,11 @@ def _prepare(settings: Settings, migrate: bool) -> Context:
 
     if not settings.database_url:
         settings.home.mkdir(parents=True, exist_ok=True)
-    ctx = build_context(settings, migrate=migrate or not settings.database_url)
+    from otpgate.web.app import REQUEST_THREADS
+
+    ctx = build_context(
+        settings, migrate=migrate or not settings.database_url, pool_size=REQUEST_THREADS
+    )
     engine = ctx.session_factory.kw["bind"]
     if current_revision(engine) != head_revision():
         raise CliError(

@@ -39,6 +39,7 @@ __all__ = [
     "SCOPES",
     "TOKEN_PREFIX",
     "authenticate_api_token",
+    "cached_scopes",
     "create_api_token",
     "list_api_tokens",
     "revoke_api_token",
@@ -146,16 +147,29 @@ def create_api_token(
     return token
 
 
+def _well_formed(token: object) -> bool:
+    return (
+        isinstance(token, str)
+        and token.startswith(TOKEN_PREFIX)
+        and len(token) <= _MAX_TOKEN_LENGTH
+    )
+
+
+def cached_scopes(ctx: Context, token: str) -> frozenset[str] | None:
+    """The scopes of ``token`` if this process found it valid less than
+    :data:`CACHE_SECONDS` ago, without touching the database (so an async caller needs no
+    thread); None otherwise: then ask :func:`authenticate_api_token`, which decides."""
+    if not _well_formed(token):
+        return None
+    return _cache(ctx).get(hash_token(token), ctx.clock.now())
+
+
 def authenticate_api_token(ctx: Context, token: str) -> frozenset[str]:
     """The scopes of a valid token; :class:`NotPermitted` if malformed, unknown or revoked.
 
     A valid token is remembered for :data:`CACHE_SECONDS` (see the module's note).
     """
-    if (
-        not isinstance(token, str)
-        or not token.startswith(TOKEN_PREFIX)
-        or len(token) > _MAX_TOKEN_LENGTH
-    ):
+    if not _well_formed(token):
         raise NotPermitted("Invalid API token.")
     # The lookup is by hash, so timing reveals nothing about stored tokens.
     digest = hash_token(token)

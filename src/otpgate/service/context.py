@@ -42,10 +42,11 @@ class Context:
 
 
 def build_context(
-    settings: Settings, *, clock: Clock | None = None, migrate: bool = False
+    settings: Settings, *, clock: Clock | None = None, migrate: bool = False, pool_size: int = 5
 ) -> Context:
-    """Wire the layers below from settings; ``migrate`` brings the schema to the newest."""
-    engine = make_engine(settings.effective_database_url)
+    """Wire the layers below from settings; ``migrate`` brings the schema to the newest;
+    ``pool_size`` database connections are kept open (a server wants one per thread)."""
+    engine = make_engine(settings.effective_database_url, pool_size=pool_size)
     if migrate:
         # Alembic costs ~0.1 s to import: only the processes that migrate pay for it
         # (``otpgate pam`` runs once per SSH login).

@@ -7,12 +7,13 @@ granted scopes with the ones a route accepts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from otpgate.service import api_tokens
 from otpgate.service.context import Context, Origin
@@ -60,14 +61,14 @@ def api_origin(request: Request, ctx: Context) -> Origin:
     return Origin("api", client_addr=info.addr, user_agent=info.user_agent)
 
 
-def require_scope(*accepted: str) -> Callable[..., ApiCaller]:
+def require_scope(*accepted: str) -> Callable[..., Awaitable[ApiCaller]]:
     """A dependency: a valid token granting at least one of ``accepted`` scopes."""
     unknown = set(accepted) - set(SCOPES)
     if not accepted or unknown:
         raise ValueError(f"unknown scopes {sorted(unknown)}")
     wanted = " or ".join(accepted)
 
-    def authenticated(
+    async def authenticated(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> ApiCaller:
@@ -81,7 +82,14 @@ def require_scope(*accepted: str) -> Callable[..., ApiCaller]:
         try:
             if not token or len(token) > _MAX_TOKEN_CHARS:
                 raise NotPermitted()
-            scopes = api_tokens.authenticate_api_token(ctx, token)
+            # A token checked a moment ago is answered from memory, on the event loop;
+            # only a check that reads the database goes to a worker thread.
+            cached = api_tokens.cached_scopes(ctx, token)
+            scopes = (
+                cached
+                if cached is not None
+                else await run_in_threadpool(api_tokens.authenticate_api_token, ctx, token)
+            )
         except NotPermitted:
             raise ApiError(
                 401, "invalid_token", "The API token is unknown or revoked.",

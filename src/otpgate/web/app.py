@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.pool import QueuePool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from otpgate import __version__
@@ -32,10 +34,12 @@ from otpgate.web.pages import account, admin, auth, factors, security
 from otpgate.web.render import render_html
 from otpgate.web.sessions import SessionMiddleware, session_handle
 
-__all__ = ["PAGE_MODULES", "app_from_env", "create_app"]
+__all__ = ["PAGE_MODULES", "REQUEST_THREADS", "app_from_env", "create_app"]
 
 log = logging.getLogger("otpgate.web")
 STATIC_DIR = Path(__file__).parent / "static"
+#: Threads serving sync routes in a server process, and database connections it keeps open.
+REQUEST_THREADS = 8
 # Each has a ``router`` of HTML pages (kept out of the OpenAPI document).
 PAGE_MODULES = (auth, account, security, admin, factors)
 
@@ -53,11 +57,15 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         lifespan=_mail_sender(ctx),
     )
     app.state.ctx = ctx
+    # The API first: routes are matched in order, and API clients are the busiest callers.
+    api_installed = _include_api(app)
     for module in PAGE_MODULES:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_pages(app)
-    _include_api(app)
+    if api_installed:
+        # After the pages' handlers, which the API's wrap for paths outside /api/.
+        importlib.import_module("otpgate.web.api_errors").install_api_error_handlers(app)
     forward_auth.install(app)
     app.add_middleware(SessionMiddleware, ctx=ctx)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -71,6 +79,7 @@ def _mail_sender(ctx: Context) -> Callable[[FastAPI], AbstractAsyncContextManage
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from otpgate.service.mailer import MailWorker
 
+        _limit_request_threads(ctx)
         worker = None
         if ctx.settings.smtp_configured:
             worker = MailWorker(ctx, Origin(source="web", user_agent="otpgate mail sender"))
@@ -84,23 +93,33 @@ def _mail_sender(ctx: Context) -> Callable[[FastAPI], AbstractAsyncContextManage
     return lifespan
 
 
+def _limit_request_threads(ctx: Context) -> None:
+    # Sync routes run in AnyIO's thread pool (40 threads by default). More threads than
+    # the database pool keeps open make the pool open and close an extra connection per
+    # request under load (a PostgreSQL backend forked each time), and on a small machine
+    # more threads only queue on the GIL: so as many threads as kept connections.
+    pool = ctx.session_factory.kw["bind"].pool
+    if isinstance(pool, QueuePool):
+        to_thread.current_default_thread_limiter().total_tokens = pool.size()
+
+
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory``: each worker builds its own app from the env."""
     settings = Settings.from_env()
     # ``otpgate serve`` migrated (or checked) the schema before starting the workers.
-    return create_app(settings, ctx=build_context(settings, migrate=not settings.database_url))
+    ctx = build_context(settings, migrate=not settings.database_url, pool_size=REQUEST_THREADS)
+    return create_app(settings, ctx=ctx)
 
 
-def _include_api(app: FastAPI) -> None:
+def _include_api(app: FastAPI) -> bool:
     try:
         api = importlib.import_module("otpgate.web.api")
     except ModuleNotFoundError as exc:
         if exc.name != "otpgate.web.api":
             raise
-        return
+        return False
     app.include_router(api.router)
-    errors = importlib.import_module("otpgate.web.api_errors")
-    errors.install_api_error_handlers(app)
+    return True
 
 
 def _error_page(request: Request, problem: Problem) -> HTMLResponse:
