@@ -9,8 +9,9 @@ docstring); only the plumbing differs. A successful check is, in one transaction
 2. one SELECT of both throttle counters, a fresh statement after the lock;
 3. the conditional UPDATE of the credential's last step (the replay guard), which also
    returns the recovery codes left;
-4. the ``login.ok`` audit row (through :func:`~otpgate.service.audit.record`, mail hook
-   included, when the user may be mailed);
+4. the ``login.ok`` audit row, in the same statement as 3 on PostgreSQL (through
+   :func:`~otpgate.service.audit.record`, mail hook included, when the user may be
+   mailed);
 5. only if this address had failures: the DELETE of its counter.
 
 A wrong code goes through the same ORM throttle and audit functions as the other steps
@@ -19,14 +20,14 @@ A wrong code goes through the same ORM throttle and audit functions as the other
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from otpgate.service import throttle
 from otpgate.service._tx import connection_of_work
-from otpgate.service.audit import AuditKind, record, record_quietly
+from otpgate.service.audit import AuditKind, quiet_row, record
 from otpgate.service.errors import (
     AccountDisabled,
     CodeRejected,
@@ -47,7 +48,7 @@ from otpgate.service.verification import (
 from otpgate.service.views import SecondFactor
 from otpgate.store import repositories as repo
 from otpgate.store.models import User
-from otpgate.store.repositories import CheckedCredential, CheckedUser
+from otpgate.store.repositories import CheckedUser
 
 if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
@@ -109,20 +110,35 @@ def _check(
             continue
         step, offset = found
         drift = new_drift(cred, offset) if cred.kind == "totp" else 0.0
-        left = (
-            repo.advance_step_counting_codes(
-                conn, cred.id, step, user_id=user.id, now=now_dt, drift_seconds=drift
+        detail = {"method": cred.kind, "credential_id": cred.id, "credential": cred.name}
+        # Without a mail to queue, the audit row goes with the step's UPDATE (one
+        # statement on PostgreSQL); else it is recorded below, through the mail hook.
+        row = quiet_row(ctx, origin, AuditKind.LOGIN_OK, subject=user, detail=detail)
+        left = None
+        if step > cred.last_step:
+            left = (
+                repo.advance_step_counting_codes(
+                    conn, cred.id, step, user_id=user.id, now=now_dt, drift_seconds=drift
+                )
+                if row is None
+                else repo.advance_step_and_audit(
+                    conn,
+                    cred.id,
+                    step,
+                    user_id=user.id,
+                    now=now_dt,
+                    drift_seconds=drift,
+                    audit=row,
+                )
             )
-            if step > cred.last_step
-            else None
-        )
         if left is None:
             replayed = True  # an old step, or another request accepted this one first
             continue
         # The account's counter is kept (see verification.check_code); the address's goes.
         if scopes[1] in counters:
             repo.clear_counter(conn, scopes[1])
-        _audit_ok(conn, ctx, origin, user, cred)
+        if row is None:
+            _audit_with_mail_hook(conn, ctx, origin, user, detail)
         return SecondFactor(
             method="hotp" if cred.kind == "hotp" else "totp",
             credential_id=cred.id,
@@ -142,12 +158,9 @@ def _check(
     return CodeRejected(RejectReason.WRONG)
 
 
-def _audit_ok(
-    conn: Connection, ctx: Context, origin: Origin, user: CheckedUser, cred: CheckedCredential
+def _audit_with_mail_hook(
+    conn: Connection, ctx: Context, origin: Origin, user: CheckedUser, detail: dict[str, Any]
 ) -> None:
-    detail = {"method": cred.kind, "credential_id": cred.id, "credential": cred.name}
-    if record_quietly(conn, ctx, origin, AuditKind.LOGIN_OK, subject=user, detail=detail):
-        return
     with Session(bind=conn) as session:  # the mail hook reads and writes through the ORM
         record(
             session,

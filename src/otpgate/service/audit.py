@@ -12,7 +12,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from otpgate.service import notify
@@ -27,7 +26,7 @@ from otpgate.store.repositories import CheckedUser
 if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
 
-__all__ = ["AuditKind", "export_audit_jsonl", "query_audit", "record", "record_quietly"]
+__all__ = ["AuditKind", "export_audit_jsonl", "query_audit", "quiet_row", "record"]
 
 _MAX_LIMIT = 1000
 _EXPORT_PAGE = 500
@@ -103,37 +102,34 @@ def record(
     notify.after_audit(session, ctx, origin, event, actor=actor, subject=subject)
 
 
-def record_quietly(
-    conn: Connection,
+def quiet_row(
     ctx: Context,
     origin: Origin,
     kind: AuditKind,
     *,
     subject: CheckedUser,
     detail: dict[str, Any],
-) -> bool:
-    """:func:`record` on a Core connection, for an event that can queue no mail.
+) -> dict[str, Any] | None:
+    """The columns of the row :func:`record` would add, for a Core insert
+    (:func:`otpgate.store.repositories.insert_audit`), when the event can queue no mail.
 
-    Returns False, writing nothing, when the subject may be mailed
-    (:func:`otpgate.service.notify.may_mail`): the caller must then use :func:`record`,
-    which runs the mail hook.
+    None when the subject may be mailed (:func:`otpgate.service.notify.may_mail`): the
+    caller must then use :func:`record`, which runs the mail hook.
     """
     if notify.may_mail(ctx, subject):
-        return False
-    repo.insert_audit(
-        conn,
-        at=ctx.now_dt(),
-        kind=str(kind),
-        source=origin.source,
-        actor_id=None,
-        actor_name="",
-        subject_id=subject.id,
-        subject_name=subject.username,
-        client_addr=origin.client_addr[:64],
-        user_agent=origin.user_agent[:400],
-        detail=dict(detail),
-    )
-    return True
+        return None
+    return {
+        "at": ctx.now_dt(),
+        "kind": str(kind),
+        "source": origin.source,
+        "actor_id": None,
+        "actor_name": "",
+        "subject_id": subject.id,
+        "subject_name": subject.username,
+        "client_addr": origin.client_addr[:64],
+        "user_agent": origin.user_agent[:400],
+        "detail": dict(detail),
+    }
 
 
 def _check_filters(

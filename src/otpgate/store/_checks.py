@@ -23,6 +23,7 @@ __all__ = [
     "CheckedCredential",
     "CheckedUser",
     "ThrottleCounter",
+    "advance_step_and_audit",
     "advance_step_counting_codes",
     "clear_counter",
     "insert_audit",
@@ -119,7 +120,7 @@ _CODES_LEFT = (
     .where(_codes.c.user_id == bindparam("owner"), _codes.c.used_at.is_(None))
     .scalar_subquery()
 )
-_ADVANCE = (
+_ADVANCE_STEP = (
     update(_creds)
     .where(
         _creds.c.id == bindparam("cred_id"),
@@ -131,9 +132,35 @@ _ADVANCE = (
         last_used_at=bindparam("now"),
         drift_seconds=bindparam("drift"),
     )
-    .returning(_CODES_LEFT)
 )
+_ADVANCE = _ADVANCE_STEP.returning(_CODES_LEFT)
 _INSERT_AUDIT = insert(_audit)
+_AUDIT_COLUMNS = (
+    "at",
+    "kind",
+    "source",
+    "actor_id",
+    "actor_name",
+    "subject_id",
+    "subject_name",
+    "client_addr",
+    "user_agent",
+    "detail",
+)
+
+
+def _advance_then_audit() -> Select[Any]:
+    # PostgreSQL only: the UPDATE and the INSERT of the audit row in one statement (data-
+    # modifying CTEs); the row is inserted only if the UPDATE advanced the step.
+    advanced = _ADVANCE_STEP.returning(_creds.c.id).cte("advanced")
+    values = select(
+        *(bindparam(f"audit_{c}", type_=_audit.c[c].type) for c in _AUDIT_COLUMNS)
+    ).select_from(advanced)
+    audited = insert(_audit).from_select(list(_AUDIT_COLUMNS), values).cte("audited")
+    return select(_CODES_LEFT).select_from(advanced).add_cte(audited)
+
+
+_ADVANCE_AUDITED = _advance_then_audit()
 _CLEAR = delete(_throttles).where(_throttles.c.scope == bindparam("scope"))
 
 
@@ -180,6 +207,32 @@ def advance_step_counting_codes(
         _ADVANCE,
         {"cred_id": cred_id, "step": step, "now": now, "drift": drift_seconds, "owner": user_id},
     ).first()
+    return None if row is None else int(row[0])
+
+
+def advance_step_and_audit(
+    conn: Connection,
+    cred_id: int,
+    step: int,
+    *,
+    user_id: int,
+    now: datetime,
+    drift_seconds: float,
+    audit: dict[str, object],
+) -> int | None:
+    """:func:`advance_step_counting_codes`, and only if it advanced, :func:`insert_audit`
+    of ``audit`` (every column of :func:`~otpgate.store._records.add_audit`); on
+    PostgreSQL both in one statement."""
+    params = {"cred_id": cred_id, "step": step, "now": now, "drift": drift_seconds}
+    if conn.dialect.name != "postgresql":
+        left = advance_step_counting_codes(
+            conn, cred_id, step, user_id=user_id, now=now, drift_seconds=drift_seconds
+        )
+        if left is not None:
+            insert_audit(conn, **audit)
+        return left
+    params.update({f"audit_{c}": audit[c] for c in _AUDIT_COLUMNS})
+    row = conn.execute(_ADVANCE_AUDITED, {**params, "owner": user_id}).first()
     return None if row is None else int(row[0])
 
 
