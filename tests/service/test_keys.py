@@ -12,9 +12,10 @@ from sqlalchemy import select
 from otpgate.otp.totp import Totp
 from otpgate.security.secretbox import KeyRing
 from otpgate.service import audit, keys
+from otpgate.service._code_check import check_code
 from otpgate.service.context import Context, Origin
 from otpgate.service.errors import InvalidInput, KeyUnavailable
-from otpgate.service.verification import check_code, secret_context
+from otpgate.service.verification import secret_context
 from otpgate.service.views import SecondFactor, UserView
 from otpgate.store import repositories as repo
 from otpgate.store.db import transaction

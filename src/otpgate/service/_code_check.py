@@ -1,8 +1,9 @@
-"""The login code check on SQLAlchemy Core: :func:`~otpgate.service.verification.check_code`
-for the busiest path (API verify, portal and SSH logins), same rules, less CPU.
+"""The one code check shared by logins (API, portal, SSH) and the other use cases that ask
+for a current code (disable 2FA, remove an authenticator).
 
-The rules and their order are those of :mod:`otpgate.service.verification` (read its
-docstring); only the plumbing differs. A successful check is, in one transaction:
+The rules and their order are in :mod:`otpgate.service.verification`'s docstring. They run
+on SQLAlchemy Core because login checks are the busiest path. A successful login check
+is, in one transaction:
 
 1. one SELECT of the user and its active credentials, which on PostgreSQL also takes the
    user's row lock (SQLite's transaction holds the write lock from ``BEGIN IMMEDIATE``);
@@ -53,7 +54,7 @@ from otpgate.store.repositories import CheckedUser
 if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
 
-__all__ = ["check_login_code"]
+__all__ = ["check_code", "check_login_code"]
 
 _POLICIES = (throttle.CODE_ACCOUNT, throttle.CODE_PAIR)
 
@@ -69,7 +70,7 @@ def check_login_code(
     """Check a login code of the user named ``username`` (already normalised) or with id
     ``user_id`` (already checked), in one transaction; the stored username and the success.
 
-    Raises :class:`NotFound`, :class:`AccountDisabled`, and what ``check_code`` raises.
+    Raises :class:`NotFound`, :class:`AccountDisabled`, and what :func:`check_code` raises.
     """
     with connection_of_work(ctx) as conn:
         user = repo.load_user_for_check(conn, username=username, user_id=user_id)
@@ -83,8 +84,41 @@ def check_login_code(
     return user.username, outcome
 
 
-def _check(
-    conn: Connection, ctx: Context, origin: Origin, user: CheckedUser, code: object
+def check_code(
+    session: Session,
+    ctx: Context,
+    origin: Origin,
+    user: User,
+    code: object,
+    *,
+    purpose: str = "login",
+) -> SecondFactor | CodeRejected:
+    """Check a one-time code of ``user`` inside the caller's (ORM) transaction.
+
+    Returns the success, or the :class:`CodeRejected` (``WRONG``) to raise *after* the
+    transaction commits (so that the failure stays counted). Raises, for the transaction to
+    roll back: :class:`InvalidInput`, :class:`CodeRejected` ``MALFORMED``/``REPLAYED``,
+    :class:`Locked`, :class:`NotEnrolled`, :class:`KeyUnavailable`. A success is audited
+    as ``login.ok`` only when ``purpose`` is ``"login"``; other callers audit their own.
+    """
+    session.flush()  # the Core statements below must see the caller's pending changes
+    conn = session.connection()
+    checked = repo.load_user_for_check(conn, user_id=user.id)
+    if checked is None:
+        raise NotFound("No such user.")
+    try:
+        return _check(conn, ctx, origin, checked, code, purpose=purpose)
+    finally:
+        session.expire_all()  # rows changed by Core statements: reload what is used next
+
+
+def _check(  # noqa: PLR0917
+    conn: Connection,
+    ctx: Context,
+    origin: Origin,
+    user: CheckedUser,
+    code: object,
+    purpose: str = "login",
 ) -> SecondFactor | CodeRejected:
     text = code_text(code)
     if not user.credentials:
@@ -113,7 +147,11 @@ def _check(
         detail = {"method": cred.kind, "credential_id": cred.id, "credential": cred.name}
         # Without a mail to queue, the audit row goes with the step's UPDATE (one
         # statement on PostgreSQL); else it is recorded below, through the mail hook.
-        row = quiet_row(ctx, origin, AuditKind.LOGIN_OK, subject=user, detail=detail)
+        # Other purposes (disable, remove) audit their own outcome.
+        login = purpose == "login"
+        row = None
+        if login:
+            row = quiet_row(ctx, origin, AuditKind.LOGIN_OK, subject=user, detail=detail)
         left = None
         if step > cred.last_step:
             left = (
@@ -137,7 +175,7 @@ def _check(
         # The account's counter is kept (see verification.check_code); the address's goes.
         if scopes[1] in counters:
             repo.clear_counter(conn, scopes[1])
-        if row is None:
+        if login and row is None:
             _audit_with_mail_hook(conn, ctx, origin, user, detail)
         return SecondFactor(
             method="hotp" if cred.kind == "hotp" else "totp",
@@ -153,7 +191,7 @@ def _check(
             throttle.count_attempt(session, scope, policy, now_dt, counters.get(scope))
             for scope, policy in zip(scopes, _POLICIES, strict=True)
         ]
-        note_failure(session, ctx, origin, subject, attempts, method="code")
+        note_failure(session, ctx, origin, subject, attempts, method="code", purpose=purpose)
         session.flush()
     return CodeRejected(RejectReason.WRONG)
 

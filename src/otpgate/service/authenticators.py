@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from otpgate.service._code_check import check_code
 from otpgate.service._convert import credential_view
 from otpgate.service._password import check_password_of, password_text
 from otpgate.service._stepup import require_fresh_step_up
@@ -26,7 +27,7 @@ from otpgate.service.errors import (
     RejectReason,
     ServiceError,
 )
-from otpgate.service.verification import check_code, code_text
+from otpgate.service.verification import code_text
 from otpgate.service.views import CredentialView
 from otpgate.store import repositories as repo
 from otpgate.store.models import OtpCredential, User

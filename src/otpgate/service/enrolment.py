@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from otpgate.otp import Algorithm, qr, uri
 from otpgate.otp.errors import OtpError
 from otpgate.otp.secrets import b32encode, grouped, new_secret
+from otpgate.service._code_check import check_code
 from otpgate.service._convert import credential_view, has_active_credential
 from otpgate.service._password import check_password_of, password_text
 from otpgate.service._stepup import require_fresh_step_up
@@ -37,7 +38,6 @@ from otpgate.service.errors import (
 )
 from otpgate.service.recovery import issue_recovery_codes
 from otpgate.service.verification import (
-    check_code,
     code_text,
     match_step,
     open_secret,

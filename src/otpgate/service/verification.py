@@ -19,9 +19,8 @@ Order of the checks, and why:
 5. A success records the step, the drift and the use; a failure keeps the count, may lock,
    and is audited.
 
-Login checks (:func:`otpgate.service.login.verify_code` and ``verify_code_by_name``) run the
-same steps on SQLAlchemy Core in :mod:`otpgate.service._code_check`; a change of rule here
-must be made there too.
+The steps run in :mod:`otpgate.service._code_check` (on SQLAlchemy Core, because login
+checks are the busiest path); this module holds the pieces they are made of.
 """
 
 from __future__ import annotations
@@ -42,11 +41,8 @@ from otpgate.service.errors import (
     CodeRejected,
     InvalidInput,
     KeyUnavailable,
-    NotEnrolled,
     RejectReason,
 )
-from otpgate.service.views import SecondFactor
-from otpgate.store import repositories as repo
 from otpgate.store.models import OtpCredential, User
 from otpgate.store.repositories import CheckedCredential
 
@@ -55,7 +51,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DRIFT_WEIGHT",
-    "check_code",
     "code_text",
     "match_step",
     "new_drift",
@@ -131,80 +126,6 @@ def match_step(
 def new_drift(cred: OtpCredential | CheckedCredential, offset: float) -> float:
     """The drift after a TOTP match ``offset`` seconds off: a moving average."""
     return (1 - DRIFT_WEIGHT) * cred.drift_seconds + DRIFT_WEIGHT * offset
-
-
-def check_code(
-    session: Session,
-    ctx: Context,
-    origin: Origin,
-    user: User,
-    code: object,
-    *,
-    purpose: str = "login",
-) -> SecondFactor | CodeRejected:
-    """Check a one-time code of ``user`` inside the caller's transaction.
-
-    Returns the success, or the :class:`CodeRejected` (``WRONG``) to raise *after* the
-    transaction commits (so that the failure stays counted). Raises, for the transaction to
-    roll back: :class:`InvalidInput`, :class:`CodeRejected` ``MALFORMED``/``REPLAYED``,
-    :class:`Locked`, :class:`NotEnrolled`, :class:`KeyUnavailable`. A success is audited
-    as ``login.ok`` only when ``purpose`` is ``"login"``; other callers audit their own.
-    """
-    text = code_text(code)
-    creds = repo.credentials_of(session, user.id, "active")
-    if not creds:
-        raise NotEnrolled()
-    candidates = [c for c in creds if well_formed(text, c.digits)]
-    if not candidates:
-        raise CodeRejected(RejectReason.MALFORMED)
-
-    now, now_dt = ctx.clock.now(), ctx.now_dt()
-    scopes = [
-        throttle.account_scope(user.id, "code"),
-        throttle.pair_scope(user.id, "code", origin.client_addr),
-    ]
-    # Under the account's lock, read both counters at once; a success writes them only
-    # when there is a failure of this address to forget, a failure counts in both.
-    throttle.lock_account(session, scopes[0])
-    counters = throttle.read_scopes(session, scopes, now_dt)
-    replayed = False
-    for cred in candidates:
-        found = match_step(ctx, cred, open_secret(ctx, cred), text, now)
-        if found is None:
-            continue
-        step, offset = found
-        drift = new_drift(cred, offset) if cred.kind == "totp" else 0.0
-        if step > cred.last_step and repo.advance_last_step(
-            session, cred.id, step, now=now_dt, drift_seconds=drift
-        ):
-            # The account's counter is not forgotten on success, so an attacker's budget
-            # is not renewed each time the owner logs in; the (account, address) one is.
-            if scopes[1] in counters:
-                repo.clear_throttle(session, scopes[1])
-            if purpose == "login":
-                record(
-                    session,
-                    ctx,
-                    origin,
-                    AuditKind.LOGIN_OK,
-                    subject=user,
-                    detail={"method": cred.kind, "credential_id": cred.id, "credential": cred.name},
-                )
-            return SecondFactor(
-                method="hotp" if cred.kind == "hotp" else "totp",
-                credential_id=cred.id,
-                drift_seconds=drift if cred.kind == "totp" else None,
-                recovery_codes_left=repo.recovery_codes_left(session, user.id),
-            )
-        replayed = True  # an old step, or another request accepted this one first
-    if replayed:
-        raise CodeRejected(RejectReason.REPLAYED)
-    attempts = [
-        throttle.count_attempt(session, scope, policy, now_dt, counters.get(scope))
-        for scope, policy in zip(scopes, (throttle.CODE_ACCOUNT, throttle.CODE_PAIR), strict=True)
-    ]
-    note_failure(session, ctx, origin, user, attempts, method="code", purpose=purpose)
-    return CodeRejected(RejectReason.WRONG)
 
 
 def note_failure(
