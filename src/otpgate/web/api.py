@@ -108,13 +108,7 @@ def verify(body: VerifyRequest, caller: VerifyCaller) -> VerifyResult:
     if body.password is None and body.code is not None:
         # The busy case (code alone): name lookup and check in one transaction.
         username, factor = login.verify_code_by_name(ctx, origin, body.username, body.code)
-        return VerifyResult(
-            username=username,
-            method=factor.method,
-            credential_id=factor.credential_id,
-            drift_seconds=factor.drift_seconds,
-            recovery_codes_left=factor.recovery_codes_left,
-        )
+        return VerifyResult.of(username, factor)
     if body.password is not None:
         user = login.check_password(ctx, origin, body.username, body.password).user
     else:
@@ -123,13 +117,7 @@ def verify(body: VerifyRequest, caller: VerifyCaller) -> VerifyResult:
         factor = login.verify_code(ctx, origin, user.id, body.code)
     else:
         factor = login.verify_recovery_code(ctx, origin, user.id, body.recovery_code or "")
-    return VerifyResult(
-        username=user.username,
-        method=factor.method,
-        credential_id=factor.credential_id,
-        drift_seconds=factor.drift_seconds,
-        recovery_codes_left=factor.recovery_codes_left,
-    )
+    return VerifyResult.of(user.username, factor)
 
 
 @v1.post(

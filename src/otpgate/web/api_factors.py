@@ -82,13 +82,7 @@ def resync_hotp(username: Username, body: ResyncRequest, caller: VerifyCaller) -
     factor = resync.resync_hotp(
         ctx, caller.origin, user.id, body.first, body.second, credential_id=body.credential_id
     )
-    return VerifyResult(
-        username=user.username,
-        method=factor.method,
-        credential_id=factor.credential_id,
-        drift_seconds=factor.drift_seconds,
-        recovery_codes_left=factor.recovery_codes_left,
-    )
+    return VerifyResult.of(user.username, factor)
 
 
 @v1.post(

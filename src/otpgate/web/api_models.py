@@ -11,7 +11,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from otpgate.service.views import AuditView, CredentialView, PendingEnrolment
+from otpgate.service.views import AuditView, CredentialView, PendingEnrolment, SecondFactor
 
 __all__ = [
     "AuditEvent",
@@ -90,6 +90,17 @@ class VerifyResult(BaseModel):
         description="How far the authenticator's clock is off (TOTP), in seconds."
     )
     recovery_codes_left: int
+
+    @classmethod
+    def of(cls, username: str, factor: SecondFactor) -> Self:
+        """The answer for an accepted second factor of ``username``."""
+        return cls(
+            username=username,
+            method=factor.method,
+            credential_id=factor.credential_id,
+            drift_seconds=factor.drift_seconds,
+            recovery_codes_left=factor.recovery_codes_left,
+        )
 
 
 class EnrolmentRequest(_Strict):
