@@ -19,7 +19,9 @@ class ConfigError(ValueError):
     """A setting has a value that cannot be used; the message names the variable."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 0, *, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -29,6 +31,15 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = _str(env, name, default).upper()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
 
 
@@ -154,8 +165,10 @@ class Settings:
             database_url=_str(e, "OTPGATE_DATABASE_URL", ""),
             secret_keys=_str(e, "OTPGATE_SECRET_KEYS", ""),
             issuer=_str(e, "OTPGATE_ISSUER", d.issuer),
-            otp_algorithm=_str(e, "OTPGATE_OTP_ALGORITHM", d.otp_algorithm).upper(),
-            otp_digits=_int(e, "OTPGATE_OTP_DIGITS", d.otp_digits, 6),
+            otp_algorithm=_choice(
+                e, "OTPGATE_OTP_ALGORITHM", d.otp_algorithm, ("SHA1", "SHA256", "SHA512")
+            ),
+            otp_digits=_int(e, "OTPGATE_OTP_DIGITS", d.otp_digits, 6, maximum=10),
             otp_period=_int(e, "OTPGATE_OTP_PERIOD", d.otp_period, 1),
             otp_window=_int(e, "OTPGATE_OTP_WINDOW", d.otp_window, 0),
             hotp_look_ahead=_int(e, "OTPGATE_HOTP_LOOK_AHEAD", d.hotp_look_ahead, 0),
