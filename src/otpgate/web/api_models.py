@@ -164,20 +164,12 @@ class Authenticator(BaseModel):
     last_used_at: datetime | None
     drift_seconds: float
 
+    # The fields are those of the service's CredentialView, read by name.
+    model_config = ConfigDict(from_attributes=True)
+
     @classmethod
     def of(cls, view: CredentialView) -> Authenticator:
-        return cls(
-            id=view.id,
-            kind=view.kind,
-            name=view.name,
-            algorithm=view.algorithm,
-            digits=view.digits,
-            period=view.period,
-            created_at=view.created_at,
-            confirmed_at=view.confirmed_at,
-            last_used_at=view.last_used_at,
-            drift_seconds=view.drift_seconds,
-        )
+        return cls.model_validate(view)
 
 
 class TwoFactorStatus(BaseModel):
