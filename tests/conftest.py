@@ -7,13 +7,13 @@ the reason; under ``CI=true`` it fails them instead, so nothing is silently skip
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+
+from db_support import Dump, dump_tables, new_postgres_database
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get(
@@ -47,15 +47,9 @@ def pg_server_url() -> Iterator[str]:
     except Exception as exc:  # any failure to connect means "no server"
         admin.dispose()
         unavailable(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
-    name = f"otpgate_test_{secrets.token_hex(6)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    admin.dispose()
+    with new_postgres_database(PG_ADMIN_URL, "otpgate_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -94,3 +88,9 @@ def _empty_all_tables(eng: Engine) -> None:
         else:
             for n in names:
                 conn.execute(text(f'DELETE FROM "{n}"'))
+
+
+@pytest.fixture
+def dump(engine: Engine) -> Callable[[], Dump]:
+    """A function that dumps every table of the test database."""
+    return lambda: dump_tables(engine)

@@ -14,20 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from otpgate.cli import main
 from otpgate.config import Settings
 from otpgate.service.clock import FixedClock
 from otpgate.service.context import Context, Origin, build_context
-from otpgate.store.models import Base
 
 PASSWORD = "correct horse battery"
 KEY_1 = ("k1", bytes(range(32)))
 KEY_2 = ("k2", bytes(range(100, 132)))
 T0 = 1_700_000_000
-
-Dump = dict[str, list[tuple[Any, ...]]]
 
 
 def key_spec(*keys: tuple[str, bytes]) -> str:
@@ -73,22 +70,6 @@ def run(
 
     assert _run("db", "upgrade").code == 0
     return _run
-
-
-def dump_tables(engine: Engine) -> Dump:
-    """Every row of every table in primary-key order: equal dumps mean nothing changed."""
-    result: Dump = {}
-    with engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
-            rows = conn.execute(select(table).order_by(*table.primary_key.columns))
-            result[table.name] = [tuple(row) for row in rows]
-    return result
-
-
-@pytest.fixture
-def dump(engine: Engine) -> Callable[[], Dump]:
-    """A function that dumps every table of the test database."""
-    return lambda: dump_tables(engine)
 
 
 @pytest.fixture

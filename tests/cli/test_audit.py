@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from db_support import Dump
 from otpgate.cli._errors import CliError
 from otpgate.cli._times import parse_time
 
-from .conftest import PASSWORD, Dump, Run, one_line
+from .conftest import PASSWORD, Run, one_line
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
+from db_support import new_postgres_database
 from otpgate.cli import main
 from otpgate.store.schema import head_revision
 
@@ -26,16 +26,9 @@ def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
-    name = f"otpgate_cli_{secrets.token_hex(4)}"
-    admin = create_engine(make_url(db_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(db_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    admin_url = make_url(db_url).set(database="postgres")
+    with new_postgres_database(admin_url, "otpgate_cli") as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,12 +6,13 @@ from collections.abc import Callable
 
 import pytest
 
+from db_support import Dump
 from otpgate.otp import Hotp
 from otpgate.otp.secrets import b32decode
 from otpgate.service import audit, bypass, enrolment, login, users
 from otpgate.service.context import Context
 
-from .conftest import OPERATOR, PASSWORD, Dump, Run, enrol_totp, one_line
+from .conftest import OPERATOR, PASSWORD, Run, enrol_totp, one_line
 
 NOTE = "called back on the phone number on file"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from db_support import Dump
 from otpgate.service import login, users
 from otpgate.service.clock import FixedClock
 from otpgate.service.context import Context
@@ -19,7 +20,6 @@ from .conftest import (
     OPERATOR_AS_USER,
     PASSWORD,
     T0,
-    Dump,
     Run,
     enrol_totp,
     key_spec,

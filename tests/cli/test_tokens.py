@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
+from db_support import Dump
 from otpgate.service import api_tokens
 from otpgate.service.context import Context
 from otpgate.service.errors import NotPermitted
 
-from .conftest import Dump, Run, one_line
+from .conftest import Run, one_line
 
 
 def test_create_prints_a_working_token_once(run: Run, service_ctx: Callable[[], Context]) -> None:

@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
+from db_support import Dump
 from otpgate.service import audit, users
 from otpgate.service.context import Context
 
-from .conftest import PASSWORD, Dump, Run, enrol_totp, one_line
+from .conftest import PASSWORD, Run, enrol_totp, one_line
 
 NOTE = "called back on the phone number on file"
 

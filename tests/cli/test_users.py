@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from db_support import Dump
 from otpgate.service import audit, users
 from otpgate.service.context import Context
 from otpgate.store import repositories as repo
 from otpgate.store.db import transaction
 
-from .conftest import PASSWORD, Dump, Run, one_line, password_ok
+from .conftest import PASSWORD, Run, one_line, password_ok
 
 
 def test_add_creates_an_admin_audited_as_the_cli(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from otpgate.config import Settings
 from otpgate.security.passwords import PasswordHasher
@@ -15,14 +15,10 @@ from otpgate.service.clock import FixedClock
 from otpgate.service.context import Context, Origin
 from otpgate.service.views import UserView
 from otpgate.store.db import make_session_factory
-from otpgate.store.models import Base
 
 T0 = 1_700_000_000
 TEST_KEY_ID = "test1"
 TEST_KEY = bytes(range(32))
-
-Dump = dict[str, list[tuple[Any, ...]]]
-
 
 @pytest.fixture
 def settings() -> Settings:
@@ -52,22 +48,6 @@ def web() -> Origin:
 def cli() -> Origin:
     """A command run by the local operator."""
     return Origin(source="cli", user_agent="cli:tester")
-
-
-def dump_tables(engine: Engine) -> Dump:
-    """Every row of every table, in primary-key order: compare two to prove nothing changed."""
-    result: Dump = {}
-    with engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
-            rows = conn.execute(select(table).order_by(*table.primary_key.columns))
-            result[table.name] = [tuple(row) for row in rows]
-    return result
-
-
-@pytest.fixture
-def dump(engine: Engine) -> Callable[[], Dump]:
-    """A function that dumps every table of the test database."""
-    return lambda: dump_tables(engine)
 
 
 PASSWORD = "correct horse battery"

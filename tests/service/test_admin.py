@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from db_support import Dump
 from otpgate.service import admin, audit
 from otpgate.service.context import Context, Origin
 from otpgate.service.errors import InvalidInput, NotFound, NotPermitted
@@ -17,8 +18,6 @@ from otpgate.service.views import Policy, UserView
 from otpgate.store import repositories as repo
 from otpgate.store.db import transaction
 from otpgate.store.models import OtpCredential, RecoveryCode, Throttle, TrustedDevice
-
-from .conftest import Dump
 
 MakeUser = Callable[..., UserView]
 NOTE = "Called back on the phone number on file; confirmed date of birth."

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from db_support import Dump
 from otpgate.security.tokens import hash_token
 from otpgate.service import api_tokens, audit
 from otpgate.service.context import Context, Origin
@@ -15,8 +16,6 @@ from otpgate.service.errors import InvalidInput, NotFound, NotPermitted
 from otpgate.service.views import UserView
 from otpgate.store.db import transaction
 from otpgate.store.models import ApiToken
-
-from .conftest import Dump
 
 MakeUser = Callable[..., UserView]
 

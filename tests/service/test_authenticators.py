@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from db_support import Dump
 from otpgate.service import audit, enrolment, login, recovery
 from otpgate.service.context import Context, Origin
 from otpgate.service.errors import (
@@ -21,7 +22,7 @@ from otpgate.service.errors import (
 from otpgate.service.resync import clock_drift
 from otpgate.service.views import UserView
 
-from .conftest import PASSWORD, Dump
+from .conftest import PASSWORD
 from .twofa import clock_of, enrol, wrong_code
 
 MakeUser = Callable[..., UserView]

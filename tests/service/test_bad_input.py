@@ -11,6 +11,7 @@ from datetime import datetime
 
 import pytest
 
+from db_support import Dump
 from otpgate.otp import Totp
 from otpgate.otp.secrets import b32decode
 from otpgate.service import audit, devices, enrolment, login, recovery
@@ -29,7 +30,7 @@ from otpgate.service.views import UserView
 from otpgate.store.db import transaction
 from otpgate.store.models import User
 
-from .conftest import PASSWORD, Dump
+from .conftest import PASSWORD
 from .twofa import Enrolled, clock_of, enrol
 
 MakeUser = Callable[..., UserView]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
+from db_support import Dump
 from otpgate.service import audit, bypass, login
 from otpgate.service.context import Context, Origin
 from otpgate.service.errors import (
@@ -22,7 +23,6 @@ from otpgate.service.views import UserView
 from otpgate.store.db import transaction
 from otpgate.store.models import BypassCode
 
-from .conftest import Dump
 from .twofa import clock_of, enrol, wrong_code
 
 MakeUser = Callable[..., UserView]

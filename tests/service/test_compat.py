@@ -7,14 +7,13 @@ from collections.abc import Callable
 
 import pytest
 
+from db_support import Dump
 from otpgate.otp import Hotp, Totp
 from otpgate.otp.secrets import b32decode
 from otpgate.service import enrolment
 from otpgate.service.context import Context, Origin
 from otpgate.service.errors import AppIgnoredSettings, CodeRejected, RejectReason
 from otpgate.service.views import UserView
-
-from .conftest import Dump
 
 MakeUser = Callable[..., UserView]
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from db_support import Dump
 from otpgate.otp import Totp, parse_uri
 from otpgate.otp.secrets import b32decode
 from otpgate.service import audit, enrolment, login
@@ -29,7 +30,7 @@ from otpgate.store import repositories as repo
 from otpgate.store.db import transaction
 from otpgate.store.models import OtpCredential, RecoveryCode, TrustedDevice
 
-from .conftest import PASSWORD, Dump
+from .conftest import PASSWORD
 from .twofa import clock_of, enrol, wrong_code
 
 MakeUser = Callable[..., UserView]

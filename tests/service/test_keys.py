@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from db_support import Dump
 from otpgate.otp.totp import Totp
 from otpgate.security.secretbox import KeyRing
 from otpgate.service import audit, keys
@@ -20,8 +21,6 @@ from otpgate.service.views import SecondFactor, UserView
 from otpgate.store import repositories as repo
 from otpgate.store.db import transaction
 from otpgate.store.models import OtpCredential, User
-
-from .conftest import Dump
 
 MakeUser = Callable[..., UserView]
 # The context under the old key, and (user id, credential id, secret number) of each row.

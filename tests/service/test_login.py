@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from db_support import Dump
 from otpgate.otp import Hotp, Totp
 from otpgate.otp.secrets import b32decode
 from otpgate.security.passwords import PasswordHasher
@@ -25,7 +26,7 @@ from otpgate.store import repositories as repo
 from otpgate.store.db import transaction
 from otpgate.store.models import OtpCredential, User
 
-from .conftest import PASSWORD, Dump
+from .conftest import PASSWORD
 from .twofa import clock_of, enrol, wrong_code
 
 MakeUser = Callable[..., UserView]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from db_support import Dump
 from otpgate.otp import Hotp
 from otpgate.otp.secrets import b32decode
 from otpgate.service import audit, enrolment, login
@@ -14,7 +15,6 @@ from otpgate.service.errors import CodeRejected, Locked, NotEnrolled, NotFound, 
 from otpgate.service.resync import resync_hotp
 from otpgate.service.views import UserView
 
-from .conftest import Dump
 from .twofa import enrol
 
 MakeUser = Callable[..., UserView]

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from db_support import dump_tables
 from otpgate.otp.secrets import b32decode
 from otpgate.service import enrolment, login
 from otpgate.service.context import Context, Origin
 from otpgate.service.views import UserView
 
-from .conftest import dump_tables
 from .twofa import enrol
 
 MakeUser = Callable[..., UserView]

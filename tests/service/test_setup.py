@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from db_support import Dump
 from otpgate.security.tokens import hash_token
 from otpgate.service import audit, setup, users
 from otpgate.service.context import Context, Origin
@@ -15,7 +16,7 @@ from otpgate.service.views import UserView
 from otpgate.store import repositories as repo
 from otpgate.store.db import transaction
 
-from .conftest import PASSWORD, Dump
+from .conftest import PASSWORD
 
 MakeUser = Callable[..., UserView]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from db_support import Dump
 from otpgate.security.errors import PasswordMismatch
 from otpgate.service import audit, users
 from otpgate.service.context import Context, Origin
@@ -26,7 +27,7 @@ from otpgate.store import repositories as repo
 from otpgate.store.db import transaction
 from otpgate.store.models import User
 
-from .conftest import PASSWORD, Dump
+from .conftest import PASSWORD
 
 MakeUser = Callable[..., UserView]
 NEW_PASSWORD = "another long passphrase"

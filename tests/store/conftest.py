@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from db_support import new_postgres_database
 from otpgate.store.db import make_session_factory
 
 
@@ -25,13 +24,5 @@ def fresh_db_url(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path_factory.mktemp('fresh') / 'sub' / 'fresh.db'}"
         return
-    name = f"otpgate_fresh_{secrets.token_hex(6)}"
-    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(db_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_postgres_database(db_url, "otpgate_fresh") as url:
+        yield url
