@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otpgate.config import ConfigError, Settings
+from otpgate.site_paths import Spelling, path_spellings
 from otpgate.sites import (
     Site,
     SitesConfig,
@@ -73,6 +74,13 @@ def test_a_full_site_table_is_read_with_defaults() -> None:
         ('[[site]]\ndomains="a.example"\nusers=["*"]', "list of strings"),
         ('login_url = "javascript:x"\n[[site]]\ndomains=["a.example"]\nusers=["*"]',
          "login_url"),
+        ('[[site]]\ndomains=["a.example"]\nusers=["*"]', "X-Otpgate-Site"),
+        ('[[site]]\nname="a b"\ndomains=["a.example"]\nusers=["*"]', "X-Otpgate-Site"),
+        ('[[site]]\nname=7\ndomains=["a.example"]\nusers=["*"]', "name must be text"),
+        ('[[site]]\nname="a"\ndomains=["a.example"]\nusers=["*"]\n'
+         '[[site]]\nname="a"\ndomains=["b.example"]\nusers=["*"]', "two sites are named 'a'"),
+        ('[[site]]\nname="a"\ndomains=["a.example"]\nusers=["*"]\npaths=["/a;b"]',
+         "plain path"),
     ],
 )
 def test_mistakes_in_the_sites_file_are_named(text: str, message: str) -> None:
@@ -148,6 +156,71 @@ def test_longest_path_then_exact_domain_then_file_order_chooses_the_site() -> No
 def test_paths_are_judged_as_the_proxy_routes_them(raw: str, expected: str | None) -> None:
     """Percent-escapes decoded, dot segments resolved, odd paths refused."""
     assert normalise_path(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("/a/b", {"/a/b"}),
+        ("/A;x/b", {"/A;x/b", "/A/b", "/a;x/b", "/a/b"}),
+        ("/a%2fb", {"/a%2fb", "/a/b"}),
+        ("/p/%2e%2e/a", {"/p/%2e%2e/a", "/a"}),
+        ("/p/%252e%252e/a", {"/p/%252e%252e/a", "/p/%2e%2e/a", "/a"}),
+        ("/p/..;/a", {"/p/..;/a", "/a"}),
+        ("/..;/a", None),
+        ("/a%25ff", None),
+        ("/a%255c", None),
+    ],
+)
+def test_path_spellings_cover_each_reading_an_upstream_may_make(
+    raw: str, expected: set[str] | None
+) -> None:
+    """Undecoded, decoded once and twice, with and without ;params, lower-cased too."""
+    spellings = path_spellings(raw)
+    if expected is None:
+        assert spellings is None
+        return
+    assert spellings is not None
+    assert spellings[0] == Spelling(normalise_path(raw) or "")
+    assert {s.path for s in spellings} == expected | {p.lower() for p in expected}
+    assert all(s.path == s.path.lower() for s in spellings if s.folded)
+
+
+def test_a_guarded_prefix_governs_every_spelling_and_the_named_site_wins_ties() -> None:
+    """rule_for: /ADMIN and /admin;x bring in the /admin site; a named wildcard site keeps
+    its root against another site's exact host."""
+    config = sites(
+        """
+        [[site]]
+        name = "app"
+        domains = ["app.example.com"]
+        users = ["*"]
+        [[site]]
+        name = "admin"
+        domains = ["app.example.com"]
+        paths = ["/Admin"]
+        groups = ["admins"]
+        [[site]]
+        name = "star"
+        domains = ["*.example.com"]
+        groups = ["ops"]
+        """
+    )
+
+    def names(host: str, path: str, named: str | None = None) -> list[str] | None:
+        site = config.site_named(named) if named else None
+        rule = config.rule_for(host, path, named=site)
+        return [s.name for s in rule.sites] if rule else None
+
+    assert names("app.example.com", "/orders") == ["app"]
+    assert names("app.example.com", "/Admin/x") == ["admin"]
+    assert names("app.example.com", "/admin") == ["app", "admin"]
+    assert names("app.example.com", "/ADMIN;x") == ["app", "admin"]
+    assert names("app.example.com", "/x/..;/Admin") == ["app", "admin"]
+    assert names("app.example.com", "/", "star") == ["star"]
+    assert names("app.example.com", "/Admin", "star") == ["admin"]
+    assert names("other.example.com", "/admin", "app") == ["star"]
+    assert names("app.example.com", "/a%ff") is None
 
 
 @pytest.mark.parametrize(
