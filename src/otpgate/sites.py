@@ -17,8 +17,9 @@ settings; a mistake in it is a :class:`SitesError` naming the site and the key.
     session_seconds = 28800           # optional: a login older than this must be redone
     idle_seconds = 1800               # optional: so must one unused for this long
 
-Each site has a unique ``name``: the proxy block that serves the site sends it, fixed, in
-``X-Otpgate-Site``, and the host of the request must be one of that site's domains.
+Each site has a unique ``name``: the proxy block that serves the site writes it in its
+auth URL (``/auth/verify?site=erp``), and the host of the request must be one of that
+site's domains.
 Within those hosts the site governs every path, except the longer path prefixes another
 site of the same host lists. Among sites not named, the longest prefix wins, then an
 exact domain over a wildcard, then the first in the file. Ports are ignored. Each
@@ -194,7 +195,7 @@ def _site(table: object, number: int) -> Site:
     if not _SITE_NAME.fullmatch(name.strip()):
         raise SitesError(
             f"{where}: name must be letters, digits, '.', '_' or '-' (at most 64): the "
-            "proxy sends it in X-Otpgate-Site"
+            "proxy sends it in /auth/verify?site="
         )
     return Site(
         name=name.strip(),

@@ -84,10 +84,9 @@ COOKIE_MAPS = r"""
 VERIFY = """
         location = /_otpgate_verify {{
             internal;
-            proxy_pass http://127.0.0.1:{otpgate}/auth/verify;
+            proxy_pass http://127.0.0.1:{otpgate}/auth/verify?site={site};
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
-            proxy_set_header X-Otpgate-Site {site};
             {original}
         }}
         location @otpgate_login {{
@@ -125,10 +124,9 @@ def _legacy_forwarded_location(ports: dict[str, int]) -> str:
     verify = """
         location = /_otpgate_verify_fwd {{
             internal;
-            proxy_pass http://127.0.0.1:{otpgate}/auth/verify;
+            proxy_pass http://127.0.0.1:{otpgate}/auth/verify?site=erp;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
-            proxy_set_header X-Otpgate-Site erp;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Forwarded-Uri $request_uri;
         }}

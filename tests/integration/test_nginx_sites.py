@@ -19,7 +19,8 @@ _unique = itertools.count()
 
 def _fresh(path: str) -> str:
     # A query the upstream can be searched for: did this very request reach it?
-    return f"{path}?n={next(_unique)}"
+    joiner = "" if path.endswith("&") else "?"
+    return f"{path}{joiner}n={next(_unique)}"
 
 
 def _get(stack: Stack, target: str, host: str, cookie: str, *, legacy: bool = False,
@@ -70,6 +71,10 @@ def test_a_forwarded_host_from_the_client_does_not_choose_the_site(
     assert reply.status == 200 and _reached(stack, dora)
 
     ed = session_of(stack, "ed")
+    # The site is in the auth URL nginx builds; the client's query never reaches it.
+    named = _fresh(f"{prefix}/orders?site=wiki&")
+    assert _get(stack, named, "erp.example.com", ed, legacy=legacy).status == 403
+    assert not _reached(stack, named)
     for forwarded in ("wiki.example.com", "wiki.example.com, erp.example.com"):
         target = _fresh(f"{prefix}/orders")
         reply = _get(stack, target, "erp.example.com", ed, legacy=legacy,

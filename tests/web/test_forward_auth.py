@@ -52,18 +52,16 @@ def web(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
         yield harness
 
 
-# The site each proxy block names in X-Otpgate-Site, by the host it serves.
+# The site each proxy block names in its auth URL, by the host it serves.
 SITE_OF_HOST = {"erp.example.com": "erp", "wiki.example.com": "wiki",
                 "a.panel.example.com": "panel", "panel.example.com": "panel"}
 
 
 def verify(web: Portal, url: str, *, redirect: bool = False, **headers: str) -> httpx.Response:
     """Ask as the proxy block serving the URL's host would (it names its site)."""
-    path = "/auth/verify?redirect=1" if redirect else "/auth/verify"
     site = SITE_OF_HOST.get(urlsplit(url).hostname or "", "erp")
-    return web.client.get(
-        path, headers={"X-Original-URL": url, "X-Otpgate-Site": site, **headers}
-    )
+    path = f"/auth/verify?site={site}" + ("&redirect=1" if redirect else "")
+    return web.client.get(path, headers={"X-Original-URL": url, **headers})
 
 
 def test_without_a_session_the_proxy_is_sent_to_the_login_with_the_return_url(
@@ -84,9 +82,9 @@ def test_without_a_session_the_proxy_is_sent_to_the_login_with_the_return_url(
 def test_redirect_mode_answers_302_for_traefik_and_caddy(web: Portal) -> None:
     """With ?redirect=1 the same refusal is a 302 the proxy hands to the browser."""
     response = web.client.get(
-        "/auth/verify?redirect=1",
+        "/auth/verify?site=erp&redirect=1",
         headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "erp.example.com",
-                 "X-Forwarded-Uri": "/x", "X-Otpgate-Site": "erp"},
+                 "X-Forwarded-Uri": "/x"},
     )
     assert response.status_code == 302
     assert response.headers["location"].endswith("rd=https%3A%2F%2Ferp.example.com%2Fx")
@@ -191,8 +189,8 @@ def test_logout_and_deactivation_end_access(web: Portal) -> None:
     assert verify(web, "https://wiki.example.com/").status_code == 401
     web.client.cookies.clear()
     response = web.client.get(
-        "/auth/verify", headers={"X-Original-URL": "https://wiki.example.com/",
-                                 "X-Otpgate-Site": "wiki", "Cookie": f"otpgate_session={old}"},
+        "/auth/verify?site=wiki", headers={"X-Original-URL": "https://wiki.example.com/",
+                                           "Cookie": f"otpgate_session={old}"},
     )
     assert response.status_code == 401
 

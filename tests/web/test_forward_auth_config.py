@@ -74,8 +74,8 @@ def test_a_full_site_table_is_read_with_defaults() -> None:
         ('[[site]]\ndomains="a.example"\nusers=["*"]', "list of strings"),
         ('login_url = "javascript:x"\n[[site]]\ndomains=["a.example"]\nusers=["*"]',
          "login_url"),
-        ('[[site]]\ndomains=["a.example"]\nusers=["*"]', "X-Otpgate-Site"),
-        ('[[site]]\nname="a b"\ndomains=["a.example"]\nusers=["*"]', "X-Otpgate-Site"),
+        ('[[site]]\ndomains=["a.example"]\nusers=["*"]', "verify?site="),
+        ('[[site]]\nname="a b"\ndomains=["a.example"]\nusers=["*"]', "verify?site="),
         ('[[site]]\nname=7\ndomains=["a.example"]\nusers=["*"]', "name must be text"),
         ('[[site]]\nname="a"\ndomains=["a.example"]\nusers=["*"]\n'
          '[[site]]\nname="a"\ndomains=["b.example"]\nusers=["*"]', "two sites are named 'a'"),

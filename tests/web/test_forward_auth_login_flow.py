@@ -50,9 +50,9 @@ def web(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
 
 def verify(web: Portal, url: str, *, redirect: bool = False) -> httpx.Response:
     """Ask as the proxy block of the URL's site would: erp, wiki or vault."""
-    path = "/auth/verify?redirect=1" if redirect else "/auth/verify"
     site = (urlsplit(url).hostname or "").split(".")[0]
-    return web.client.get(path, headers={"X-Original-URL": url, "X-Otpgate-Site": site})
+    path = f"/auth/verify?site={site}" + ("&redirect=1" if redirect else "")
+    return web.client.get(path, headers={"X-Original-URL": url})
 
 
 def login_with_rd(web: Portal, rd: str) -> httpx.Response:

@@ -1,8 +1,9 @@
 """Forward auth: a reverse proxy asks otpgate whether to let a request through.
 
-``/auth/verify`` (any method, no body needed) reads which site the proxy serves from
-``X-Otpgate-Site`` (a fixed name the operator writes in each proxy block, replacing any
-client copy), the original request from ``X-Original-URL`` (nginx) or
+``/auth/verify?site=NAME`` (any method, no body needed) reads which site the proxy serves
+from ``site``, fixed by the operator in the auth URL of each proxy block (a client can
+neither set nor change that URL, and a block that forgets it is refused), the original
+request from ``X-Original-URL`` (nginx) or
 ``X-Forwarded-Proto``/``-Host``/``-Uri`` (Traefik, Caddy), and the otpgate session cookie
 the browser sent with it. The host of the original URL must be a domain of the named
 site: a client that makes the proxy route to one site while the URL names another
@@ -179,10 +180,10 @@ def _original(request: Request) -> _Target | None:
 def _access(request: Request) -> tuple[_Target, AccessRule] | Response:
     """The original request and the rule it must satisfy, or the refusal."""
     sites = sites_of(request)
-    name = _one(request, "x-otpgate-site")
-    if not name:
+    names = request.query_params.getlist("site")
+    if len(names) != 1 or not names[0]:
         return _deny(403, "site-not-named")
-    site = sites.site_named(name)
+    site = sites.site_named(names[0])
     target = _original(request)
     if site is None or target is None:
         return _deny(403, "unknown-site")
