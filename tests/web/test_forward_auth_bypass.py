@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 from sqlalchemy import Engine
-from web_pages_support import OPERATOR, Portal, portal
+from web_pages_support import OPERATOR, Portal, sites_portal
 
 from otpgate.service import groups, users
 
@@ -54,10 +54,7 @@ ADMIN_SPELLINGS = [
 
 @pytest.fixture
 def web(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
-    sites = tmp_path / "sites.toml"
-    sites.write_text(SITES, encoding="utf-8")
-    with portal(engine, tmp_path, sites_file=sites, cookie_domain="example.com") as harness:
-        harness.client.base_url = "http://auth.example.com"
+    with sites_portal(engine, tmp_path, SITES) as harness:
         yield harness
 
 
