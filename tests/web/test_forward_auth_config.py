@@ -277,3 +277,21 @@ def test_host_normalisation_never_fails(raw: str) -> None:
     """Hypothesis: any header text gives None or a plain lower-case host name."""
     host = normalise_host(raw)
     assert host is None or (host == host.lower() and host.isascii() and ":" not in host)
+
+
+_SPELLING_PIECES = [*_PATH_PIECES, ";", ";x", "A", "%25", "%3b", "%41", "%252e"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_SPELLING_PIECES), max_size=12).map("".join))
+def test_path_spellings_are_clean_and_start_with_the_routed_path(raw: str) -> None:
+    """Hypothesis: None, or the routed path first and no spelling with a dot segment, an
+    empty segment or, when folded, a capital."""
+    spellings = path_spellings("/" + raw)
+    if spellings is None:
+        return
+    assert spellings[0] == Spelling(normalise_path("/" + raw) or "")
+    for spelling in spellings:
+        assert spelling.path.startswith("/") and "//" not in spelling.path
+        assert not {".", ".."} & set(spelling.path.split("/"))
+        assert not spelling.folded or spelling.path == spelling.path.lower()
