@@ -17,10 +17,15 @@ settings; a mistake in it is a :class:`SitesError` naming the site and the key.
     session_seconds = 28800           # optional: a login older than this must be redone
     idle_seconds = 1800               # optional: so must one unused for this long
 
-A request goes to the site whose domain matches its host and whose path prefix is the
-longest; at equal length an exact domain beats a wildcard, then the first in the file
-wins. Ports are ignored. A site must name who may enter (``users`` or ``groups``), so a
-forgotten list closes the site instead of opening it.
+Each site has a unique ``name``: the proxy block that serves the site writes it in its
+auth URL (``/auth/verify?site=erp``), and the host of the request must be one of that
+site's domains.
+Within those hosts the site governs every path, except the longer path prefixes another
+site of the same host lists. Among sites not named, the longest prefix wins, then an
+exact domain over a wildcard, then the first in the file. Ports are ignored. Each
+spelling of the path an upstream may read (see :mod:`otpgate.site_paths`) is matched,
+and the request must satisfy every site they select. A site must name who may enter
+(``users`` or ``groups``), so a forgotten list closes the site instead of opening it.
 """
 
 from __future__ import annotations
@@ -31,12 +36,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from otpgate.config import ConfigError
+from otpgate.site_paths import Spelling, normalise_path, path_spellings
+from otpgate.site_rules import EVERYONE, AccessRule, Site, host_matches
 
 __all__ = [
     "EVERYONE",
+    "AccessRule",
     "Site",
     "SitesConfig",
     "SitesError",
@@ -47,12 +54,12 @@ __all__ = [
     "parse_sites",
 ]
 
-EVERYONE = "*"
 _LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
 _HOST = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
 _HOST_PORT = re.compile(r"(?P<host>[A-Za-z0-9.-]+)(:(?P<port>[0-9]{1,5}))?")
 _LOGIN_URL = re.compile(r"(https?://[!-~]+|/[!-~]*)")
 _NAME = re.compile(r"[a-z0-9._@-]{1,150}")
+_SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _SITE_KEYS = frozenset(
     {"name", "domains", "paths", "users", "groups", "require_2fa", "session_seconds",
      "idle_seconds"}
@@ -78,77 +85,6 @@ def normalise_host(value: object) -> str | None:
     return host if _HOST.fullmatch(host) else None
 
 
-def normalise_path(raw: object) -> str | None:
-    """The path of a request target as a proxy routes it, or None if it is not sane.
-
-    Query and fragment are cut, percent-escapes decoded, repeated slashes merged and
-    ``.``/``..`` segments resolved (as nginx does before choosing a location), so
-    ``/public/../admin`` is judged as ``/admin``. A path that climbs above the root,
-    holds a control character or a backslash is refused.
-    """
-    if not isinstance(raw, str) or not raw.startswith("/") or len(raw) > 8192:
-        return None
-    try:
-        path = unquote(raw.split("?", 1)[0].split("#", 1)[0], errors="strict")
-    except UnicodeDecodeError:
-        return None
-    if any(ord(c) < 0x20 or c in "\x7f\\" for c in path):
-        return None
-    parts: list[str] = []
-    for segment in path.split("/")[1:]:
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if not parts:
-                return None
-            parts.pop()
-        else:
-            parts.append(segment)
-    trailing = "/" if path.endswith(("/", "/.", "/..")) and parts else ""
-    return "/" + "/".join(parts) + trailing
-
-
-def host_matches(pattern: str, host: str) -> int:
-    """2 for an exact match, 1 for a ``*.domain`` pattern the host is under, else 0."""
-    if pattern.startswith("*."):
-        return 1 if host.endswith(pattern[1:]) else 0
-    return 2 if host == pattern else 0
-
-
-def _prefix_length(prefix: str, path: str) -> int | None:
-    # "/admin" and "/admin/" both cover "/admin" and "/admin/…", never "/administrator".
-    stem = prefix.rstrip("/")
-    if not stem or path == stem or path.startswith(stem + "/"):
-        return len(stem)
-    return None
-
-
-@dataclass(frozen=True)
-class Site:
-    """One protected site and the rule of who may enter it."""
-
-    name: str
-    domains: tuple[str, ...]
-    paths: tuple[str, ...] = ("/",)
-    users: frozenset[str] = frozenset()
-    groups: frozenset[str] = frozenset()
-    require_2fa: bool = True
-    session_seconds: int | None = None
-    idle_seconds: int | None = None
-
-    def admits(self, username: str, groups: frozenset[str]) -> bool:
-        """True when this user (with these groups) may enter."""
-        return EVERYONE in self.users or username in self.users or bool(self.groups & groups)
-
-    def rank(self, host: str, path: str) -> tuple[int, int] | None:
-        """How well the site matches (longer path, then exact host), or None."""
-        on_host = max((host_matches(d, host) for d in self.domains), default=0)
-        if not on_host:
-            return None
-        lengths = [n for p in self.paths if (n := _prefix_length(p, path)) is not None]
-        return (max(lengths), on_host) if lengths else None
-
-
 @dataclass(frozen=True)
 class SitesConfig:
     """Every protected site, and where their users log in."""
@@ -156,18 +92,49 @@ class SitesConfig:
     sites: tuple[Site, ...] = ()
     login_url: str = ""
 
-    def site_for(self, host: str, path: str) -> Site | None:
-        """The site a request for ``host`` + normalised ``path`` belongs to, or None."""
-        best: tuple[tuple[int, int], int, Site] | None = None
+    def site_named(self, name: str) -> Site | None:
+        """The site of this exact name, or None."""
+        return next((site for site in self.sites if site.name == name), None)
+
+    def site_for(
+        self, host: str, path: str | Spelling, *, named: Site | None = None
+    ) -> Site | None:
+        """The site a request for ``host`` + normalised ``path`` belongs to, or None.
+
+        With ``named`` (the site the proxy says it serves), that site wins ties: another
+        site of the same host takes over only the longer path prefixes it lists.
+        """
+        spelling = path if isinstance(path, Spelling) else Spelling(path)
+        best: tuple[tuple[int, bool, int, int], Site] | None = None
         for index, site in enumerate(self.sites):
-            rank = site.rank(host, path)
-            if rank is not None and (best is None or (rank, -index) > (best[0], best[1])):
-                best = (rank, -index, site)
-        return best[2] if best is not None else None
+            rank = site.rank(host, spelling)
+            if rank is None:
+                continue
+            key = (rank[0], site is named, rank[1], -index)
+            if best is None or key > best[0]:
+                best = (key, site)
+        return best[1] if best is not None else None
+
+    def rule_for(self, host: str, raw_path: str, *, named: Site | None = None) -> AccessRule | None:
+        """The rule for ``host`` + the path as sent (undecoded), or None to refuse.
+
+        None when the path cannot be read or one of its spellings selects no site.
+        """
+        spellings = path_spellings(raw_path)
+        if spellings is None:
+            return None
+        chosen: list[Site] = []
+        for spelling in spellings:
+            site = self.site_for(host, spelling, named=named)
+            if site is None:
+                return None
+            if all(site is not other for other in chosen):
+                chosen.append(site)
+        return AccessRule(tuple(chosen))
 
     def covers_host(self, host: str) -> bool:
         """True when some site lists this host (exactly or under a wildcard)."""
-        return any(host_matches(d, host) for s in self.sites for d in s.domains)
+        return any(s.covers(host) for s in self.sites)
 
 
 def load_sites(path: Path) -> SitesConfig:
@@ -193,15 +160,19 @@ def parse_sites(data: Mapping[str, Any]) -> SitesConfig:
     if not isinstance(tables, list) or not tables:
         raise SitesError("sites file: add at least one [[site]] table")
     sites = tuple(_site(t, i + 1) for i, t in enumerate(tables))
+    names = [site.name for site in sites]
+    twice = next((name for name in names if names.count(name) > 1), None)
+    if twice is not None:
+        raise SitesError(f"sites file: two sites are named {twice!r}; each needs its own name")
     return SitesConfig(sites=sites, login_url=login_url)
 
 
 def _site(table: object, number: int) -> Site:
     if not isinstance(table, dict):
         raise SitesError(f"site {number}: must be a [[site]] table")
-    name = table.get("name", f"site {number}")
-    where = f"site {name!r}" if "name" in table else f"site {number}"
-    if not isinstance(name, str) or not name.strip():
+    name = table.get("name", "")
+    where = f"site {name!r}" if name else f"site {number}"
+    if not isinstance(name, str):
         raise SitesError(f"{where}: name must be text")
     unknown = set(table) - _SITE_KEYS
     if unknown:
@@ -219,6 +190,13 @@ def _site(table: object, number: int) -> Site:
     require_2fa = table.get("require_2fa", True)
     if not isinstance(require_2fa, bool):
         raise SitesError(f"{where}: require_2fa must be true or false")
+    session_seconds = _seconds(table, "session_seconds", where)
+    idle_seconds = _seconds(table, "idle_seconds", where)
+    if not _SITE_NAME.fullmatch(name.strip()):
+        raise SitesError(
+            f"{where}: name must be letters, digits, '.', '_' or '-' (at most 64): the "
+            "proxy sends it in /auth/verify?site="
+        )
     return Site(
         name=name.strip(),
         domains=domains,
@@ -226,8 +204,8 @@ def _site(table: object, number: int) -> Site:
         users=users,
         groups=groups,
         require_2fa=require_2fa,
-        session_seconds=_seconds(table, "session_seconds", where),
-        idle_seconds=_seconds(table, "idle_seconds", where),
+        session_seconds=session_seconds,
+        idle_seconds=idle_seconds,
     )
 
 
@@ -249,7 +227,7 @@ def _domain(value: str, where: str) -> str:
 
 
 def _path(value: str, where: str) -> str:
-    if normalise_path(value) != value:
+    if normalise_path(value) != value or ";" in value:
         raise SitesError(f"{where}: path {value!r} must be a plain path starting with /")
     return value
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2 as httpx
 import pytest
 from sqlalchemy import Engine
-from web_pages_support import OPERATOR, Portal, portal
+from web_pages_support import OPERATOR, Portal, sites_portal
 
 from otpgate.service import groups, users
 
@@ -44,16 +44,19 @@ idle_seconds = 120
 
 @pytest.fixture
 def web(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
-    sites = tmp_path / "sites.toml"
-    sites.write_text(SITES, encoding="utf-8")
-    with portal(engine, tmp_path, sites_file=sites, cookie_domain="example.com") as harness:
-        # The portal's own host, under the cookie domain (as in production).
-        harness.client.base_url = "http://auth.example.com"
+    with sites_portal(engine, tmp_path, SITES) as harness:
         yield harness
 
 
+# The site each proxy block names in its auth URL, by the host it serves.
+SITE_OF_HOST = {"erp.example.com": "erp", "wiki.example.com": "wiki",
+                "a.panel.example.com": "panel", "panel.example.com": "panel"}
+
+
 def verify(web: Portal, url: str, *, redirect: bool = False, **headers: str) -> httpx.Response:
-    path = "/auth/verify?redirect=1" if redirect else "/auth/verify"
+    """Ask as the proxy block serving the URL's host would (it names its site)."""
+    site = SITE_OF_HOST.get(urlsplit(url).hostname or "", "erp")
+    path = f"/auth/verify?site={site}" + ("&redirect=1" if redirect else "")
     return web.client.get(path, headers={"X-Original-URL": url, **headers})
 
 
@@ -75,7 +78,7 @@ def test_without_a_session_the_proxy_is_sent_to_the_login_with_the_return_url(
 def test_redirect_mode_answers_302_for_traefik_and_caddy(web: Portal) -> None:
     """With ?redirect=1 the same refusal is a 302 the proxy hands to the browser."""
     response = web.client.get(
-        "/auth/verify?redirect=1",
+        "/auth/verify?site=erp&redirect=1",
         headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "erp.example.com",
                  "X-Forwarded-Uri": "/x"},
     )
@@ -182,8 +185,8 @@ def test_logout_and_deactivation_end_access(web: Portal) -> None:
     assert verify(web, "https://wiki.example.com/").status_code == 401
     web.client.cookies.clear()
     response = web.client.get(
-        "/auth/verify", headers={"X-Original-URL": "https://wiki.example.com/",
-                                 "Cookie": f"otpgate_session={old}"},
+        "/auth/verify?site=wiki", headers={"X-Original-URL": "https://wiki.example.com/",
+                                           "Cookie": f"otpgate_session={old}"},
     )
     assert response.status_code == 401
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otpgate.config import ConfigError, Settings
+from otpgate.site_paths import Spelling, path_spellings
 from otpgate.sites import (
     Site,
     SitesConfig,
@@ -73,6 +74,13 @@ def test_a_full_site_table_is_read_with_defaults() -> None:
         ('[[site]]\ndomains="a.example"\nusers=["*"]', "list of strings"),
         ('login_url = "javascript:x"\n[[site]]\ndomains=["a.example"]\nusers=["*"]',
          "login_url"),
+        ('[[site]]\ndomains=["a.example"]\nusers=["*"]', "verify?site="),
+        ('[[site]]\nname="a b"\ndomains=["a.example"]\nusers=["*"]', "verify?site="),
+        ('[[site]]\nname=7\ndomains=["a.example"]\nusers=["*"]', "name must be text"),
+        ('[[site]]\nname="a"\ndomains=["a.example"]\nusers=["*"]\n'
+         '[[site]]\nname="a"\ndomains=["b.example"]\nusers=["*"]', "two sites are named 'a'"),
+        ('[[site]]\nname="a"\ndomains=["a.example"]\nusers=["*"]\npaths=["/a;b"]',
+         "plain path"),
     ],
 )
 def test_mistakes_in_the_sites_file_are_named(text: str, message: str) -> None:
@@ -153,6 +161,71 @@ def test_paths_are_judged_as_the_proxy_routes_them(raw: str, expected: str | Non
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
+        ("/a/b", {"/a/b"}),
+        ("/A;x/b", {"/A;x/b", "/A/b", "/a;x/b", "/a/b"}),
+        ("/a%2fb", {"/a%2fb", "/a/b"}),
+        ("/p/%2e%2e/a", {"/p/%2e%2e/a", "/a"}),
+        ("/p/%252e%252e/a", {"/p/%252e%252e/a", "/p/%2e%2e/a", "/a"}),
+        ("/p/..;/a", {"/p/..;/a", "/a"}),
+        ("/..;/a", None),
+        ("/a%25ff", None),
+        ("/a%255c", None),
+    ],
+)
+def test_path_spellings_cover_each_reading_an_upstream_may_make(
+    raw: str, expected: set[str] | None
+) -> None:
+    """Undecoded, decoded once and twice, with and without ;params, lower-cased too."""
+    spellings = path_spellings(raw)
+    if expected is None:
+        assert spellings is None
+        return
+    assert spellings is not None
+    assert spellings[0] == Spelling(normalise_path(raw) or "")
+    assert {s.path for s in spellings} == expected | {p.lower() for p in expected}
+    assert all(s.path == s.path.lower() for s in spellings if s.folded)
+
+
+def test_a_guarded_prefix_governs_every_spelling_and_the_named_site_wins_ties() -> None:
+    """rule_for: /ADMIN and /admin;x bring in the /admin site; a named wildcard site keeps
+    its root against another site's exact host."""
+    config = sites(
+        """
+        [[site]]
+        name = "app"
+        domains = ["app.example.com"]
+        users = ["*"]
+        [[site]]
+        name = "admin"
+        domains = ["app.example.com"]
+        paths = ["/Admin"]
+        groups = ["admins"]
+        [[site]]
+        name = "star"
+        domains = ["*.example.com"]
+        groups = ["ops"]
+        """
+    )
+
+    def names(host: str, path: str, named: str | None = None) -> list[str] | None:
+        site = config.site_named(named) if named else None
+        rule = config.rule_for(host, path, named=site)
+        return [s.name for s in rule.sites] if rule else None
+
+    assert names("app.example.com", "/orders") == ["app"]
+    assert names("app.example.com", "/Admin/x") == ["admin"]
+    assert names("app.example.com", "/admin") == ["app", "admin"]
+    assert names("app.example.com", "/ADMIN;x") == ["app", "admin"]
+    assert names("app.example.com", "/x/..;/Admin") == ["app", "admin"]
+    assert names("app.example.com", "/", "star") == ["star"]
+    assert names("app.example.com", "/Admin", "star") == ["admin"]
+    assert names("other.example.com", "/admin", "app") == ["star"]
+    assert names("app.example.com", "/a%ff") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
         ("Erp.Example.com", "erp.example.com"),
         ("erp.example.com:8443", "erp.example.com"),
         ("127.0.0.1:80", "127.0.0.1"),
@@ -204,3 +277,21 @@ def test_host_normalisation_never_fails(raw: str) -> None:
     """Hypothesis: any header text gives None or a plain lower-case host name."""
     host = normalise_host(raw)
     assert host is None or (host == host.lower() and host.isascii() and ":" not in host)
+
+
+_SPELLING_PIECES = [*_PATH_PIECES, ";", ";x", "A", "%25", "%3b", "%41", "%252e"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_SPELLING_PIECES), max_size=12).map("".join))
+def test_path_spellings_are_clean_and_start_with_the_routed_path(raw: str) -> None:
+    """Hypothesis: None, or the routed path first and no spelling with a dot segment, an
+    empty segment or, when folded, a capital."""
+    spellings = path_spellings("/" + raw)
+    if spellings is None:
+        return
+    assert spellings[0] == Spelling(normalise_path("/" + raw) or "")
+    for spelling in spellings:
+        assert spelling.path.startswith("/") and "//" not in spelling.path
+        assert not {".", ".."} & set(spelling.path.split("/"))
+        assert not spelling.folded or spelling.path == spelling.path.lower()

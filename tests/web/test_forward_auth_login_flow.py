@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx2 as httpx
 import pyotp
 import pytest
 from sqlalchemy import Engine
-from web_pages_support import OPERATOR, PASSWORD, Portal, csrf_of, portal, secret_on_page
+from web_pages_support import OPERATOR, PASSWORD, Portal, csrf_of, secret_on_page, sites_portal
 
 from otpgate.service import admin
 
@@ -41,15 +41,14 @@ ERP = "https://erp.example.com/orders?id=7"
 
 @pytest.fixture
 def web(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
-    sites = tmp_path / "sites.toml"
-    sites.write_text(SITES, encoding="utf-8")
-    with portal(engine, tmp_path, sites_file=sites, cookie_domain="example.com") as harness:
-        harness.client.base_url = "http://auth.example.com"
+    with sites_portal(engine, tmp_path, SITES) as harness:
         yield harness
 
 
 def verify(web: Portal, url: str, *, redirect: bool = False) -> httpx.Response:
-    path = "/auth/verify?redirect=1" if redirect else "/auth/verify"
+    """Ask as the proxy block of the URL's site would: erp, wiki or vault."""
+    site = (urlsplit(url).hostname or "").split(".")[0]
+    path = f"/auth/verify?site={site}" + ("&redirect=1" if redirect else "")
     return web.client.get(path, headers={"X-Original-URL": url})
 
 

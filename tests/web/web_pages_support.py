@@ -38,6 +38,7 @@ __all__ = [
     "csrf_of",
     "portal",
     "secret_on_page",
+    "sites_portal",
 ]
 
 T0 = 1_900_000_005.0
@@ -161,3 +162,14 @@ def portal(engine: Engine, home: Path, **overrides: Any) -> Iterator[Portal]:
         headers={"User-Agent": BROWSER_UA},
     ) as client:
         yield Portal(client=client, ctx=ctx, clock=clock, app=app)
+
+
+@contextmanager
+def sites_portal(engine: Engine, home: Path, sites: str) -> Iterator[Portal]:
+    """The portal with this sites file, cookie domain example.com, reached as
+    auth.example.com (its own host under the cookie domain, as in production)."""
+    sites_file = home / "sites.toml"
+    sites_file.write_text(sites, encoding="utf-8")
+    with portal(engine, home, sites_file=sites_file, cookie_domain="example.com") as harness:
+        harness.client.base_url = "http://auth.example.com"
+        yield harness

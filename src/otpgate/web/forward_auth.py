@@ -1,8 +1,15 @@
 """Forward auth: a reverse proxy asks otpgate whether to let a request through.
 
-``/auth/verify`` (any method, no body needed) reads the original request from the proxy's
-headers — ``X-Original-URL`` (nginx) or ``X-Forwarded-Proto``/``-Host``/``-Uri``
-(Traefik, Caddy) — and the otpgate session cookie the browser sent with it, then answers:
+``/auth/verify?site=NAME`` (any method, no body needed) reads which site the proxy serves
+from ``site``, fixed by the operator in the auth URL of each proxy block (a client can
+neither set nor change that URL, and a block that forgets it is refused), the original
+request from ``X-Original-URL`` (nginx) or
+``X-Forwarded-Proto``/``-Host``/``-Uri`` (Traefik, Caddy), and the otpgate session cookie
+the browser sent with it. The host of the original URL must be a domain of the named
+site: a client that makes the proxy route to one site while the URL names another
+(``GET http://erp…/`` with ``Host: wiki…``) is refused, whatever the proxy built the URL
+from. No site named, a header sent twice or a list in ``X-Forwarded-Host``: refused. Then
+it answers:
 
 - **200** with ``X-Otpgate-User``, ``X-Otpgate-Email`` and ``X-Otpgate-Groups``
   (comma-separated) when a full session of an active user allowed on that site exists;
@@ -11,8 +18,10 @@ headers — ``X-Original-URL`` (nginx) or ``X-Forwarded-Proto``/``-Host``/``-Uri
   original URL (nginx turns it into a redirect with ``error_page 401``). With
   ``?redirect=1`` (Traefik, Caddy: they pass the answer to the browser) it is a **302**.
 - **403** when the user is logged in but not allowed on this site (or the site wants 2FA
-  the account lacks), or when the host and path belong to no protected site.
-  ``X-Otpgate-Reason`` says which: ``not-allowed``, ``2fa-required``, ``unknown-site``.
+  the account lacks), or when the request is not one of a protected site.
+  ``X-Otpgate-Reason`` says which: ``not-allowed``, ``2fa-required``, ``unknown-site``
+  (bad headers or path, or a path no site covers), ``site-not-named``, ``wrong-site``
+  (the URL's host is not the named site's).
   For ``2fa-required`` only, ``Location`` is the portal's security page (with ``rd=``),
   where the user turns 2FA on and is then sent back; with ``?redirect=1`` that answer
   is a **302** there. nginx's ``auth_request`` keeps its own 403 body, but
@@ -37,13 +46,7 @@ from fastapi.responses import PlainTextResponse, Response
 from otpgate.config import Settings
 from otpgate.service.errors import NotEnrolled
 from otpgate.service.site_access import SessionIdentity, session_identity
-from otpgate.sites import (
-    SitesConfig,
-    SitesError,
-    load_sites,
-    normalise_host,
-    normalise_path,
-)
+from otpgate.sites import AccessRule, SitesConfig, SitesError, load_sites, normalise_host
 from otpgate.web.deps import Page
 from otpgate.web.return_url import validate_return_url
 from otpgate.web.sessions import SESSION_COOKIE, session_handle
@@ -128,33 +131,67 @@ def take_return_url(page: Page, default: str = "/") -> str:
 class _Target:
     url: str
     host: str
-    path: str
+    uri: str
+
+
+def _one(request: Request, name: str) -> str | None:
+    """The header's only value ("" when absent), or None when it came more than once."""
+    values = request.headers.getlist(name)
+    if len(values) > 1:
+        return None
+    return values[0].strip() if values else ""
+
+
+def _from_original_url(original: str) -> tuple[str, str, str] | None:
+    try:
+        parts = urlsplit(original)
+    except ValueError:
+        return None
+    prefix = f"{parts.scheme}://{parts.netloc}"
+    if not original.startswith(prefix):
+        return None
+    return parts.scheme.lower(), parts.netloc, original[len(prefix):] or "/"
+
+
+def _from_forwarded(request: Request) -> tuple[str, str, str] | None:
+    host, proto, uri = (_one(request, f"x-forwarded-{n}") for n in ("host", "proto", "uri"))
+    if host is None or proto is None or uri is None:
+        return None
+    return proto.split(",")[0].strip().lower() or "https", host, uri or "/"
 
 
 def _original(request: Request) -> _Target | None:
-    headers = request.headers
-    original = headers.get("x-original-url")
-    if original:
-        try:
-            parts = urlsplit(original)
-        except ValueError:
-            return None
-        scheme, authority = parts.scheme.lower(), parts.netloc
-        prefix = f"{parts.scheme}://{authority}"
-        if not original.startswith(prefix):
-            return None
-        uri = original[len(prefix):] or "/"
-    else:
-        authority = headers.get("x-forwarded-host", "").split(",")[0].strip()
-        scheme = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() or "https"
-        uri = headers.get("x-forwarded-uri", "") or "/"
-    if scheme not in ("http", "https") or "@" in authority:
+    original = _one(request, "x-original-url")
+    if original is None:
+        return None
+    parts = _from_original_url(original) if original else _from_forwarded(request)
+    if parts is None:
+        return None
+    scheme, authority, uri = parts
+    # A list of hosts may hold a client's value beside the proxy's: which one is real?
+    if scheme not in ("http", "https") or "@" in authority or "," in authority:
         return None
     host = normalise_host(authority)
-    path = normalise_path(uri) if uri.startswith("/") else None
-    if host is None or path is None:
+    if host is None or not uri.startswith("/"):
         return None
-    return _Target(f"{scheme}://{authority}{uri}", host, path)
+    return _Target(f"{scheme}://{authority}{uri}", host, uri)
+
+
+def _access(request: Request) -> tuple[_Target, AccessRule] | Response:
+    """The original request and the rule it must satisfy, or the refusal."""
+    sites = sites_of(request)
+    names = request.query_params.getlist("site")
+    if len(names) != 1 or not names[0]:
+        return _deny(403, "site-not-named")
+    site = sites.site_named(names[0])
+    target = _original(request)
+    if site is None or target is None:
+        return _deny(403, "unknown-site")
+    if not site.covers(target.host):
+        log.warning("forward auth: site %s was asked about host %s", site.name, target.host)
+        return _deny(403, "wrong-site")
+    rule = sites.rule_for(target.host, target.uri, named=site)
+    return _deny(403, "unknown-site") if rule is None else (target, rule)
 
 
 def _login_url(request: Request, target: _Target) -> str:
@@ -209,26 +246,25 @@ def _granted(identity: SessionIdentity) -> Response:
 @router.api_route(VERIFY_PATH, methods=_METHODS)
 def verify(request: Request, redirect: str = "") -> Response:
     """The proxy's question: may this request through? (See the module docstring.)"""
-    target = _original(request)
-    site = sites_of(request).site_for(target.host, target.path) if target else None
-    if target is None or site is None:
-        return _deny(403, "unknown-site")
+    access = _access(request)
+    if isinstance(access, Response):
+        return access
+    target, rule = access
     ctx = session_handle(request).ctx
     try:
         identity = session_identity(
             ctx,
             request.cookies.get(SESSION_COOKIE),
-            max_age_seconds=site.session_seconds,
-            max_idle_seconds=site.idle_seconds,
-            require_2fa=site.require_2fa,
+            max_age_seconds=rule.session_seconds,
+            max_idle_seconds=rule.idle_seconds,
+            require_2fa=rule.require_2fa,
         )
     except NotEnrolled:
         # Logging in again would not help: send a browser to the enrolment instead.
         return _send_to(redirect, 403, "2fa-required", _security_url(request, target))
     if identity is None:
         return _send_to(redirect, 401, "login-required", _login_url(request, target))
-    if not site.admits(identity.user.username, identity.groups):
-        log.info("forward auth: %s refused on site %s", identity.user.username, site.name)
+    if not rule.admits(identity.user.username, identity.groups):
+        log.info("forward auth: %s refused on site %s", identity.user.username, rule.name)
         return _deny(403, "not-allowed")
     return _granted(identity)
-
