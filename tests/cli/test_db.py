@@ -6,29 +6,15 @@ import io
 import os
 import socket
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect
-from sqlalchemy.engine import make_url
 
-from db_support import new_postgres_database
 from otpgate.cli import main
 from otpgate.store.schema import head_revision
 
 from .conftest import PASSWORD, Result, one_line
-
-
-@pytest.fixture
-def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
-    """A database with no schema at all (a new SQLite file, or a new PostgreSQL database)."""
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    admin_url = make_url(db_url).set(database="postgres")
-    with new_postgres_database(admin_url, "otpgate_cli") as url:
-        yield url
 
 
 @pytest.fixture
