@@ -33,6 +33,12 @@ def register_operations(
     restore.add_argument("--force", action="store_true",
                          help="replace a database that already holds data")
     restore.set_defaults(handler=_restore)
+    purge = commands.add_parser(
+        "purge",
+        help="delete expired sessions, enrolments, throttles, finished mails (and old audit "
+        "rows with OTPGATE_AUDIT_RETENTION_DAYS); `otpgate serve` does this every 10 minutes",
+    )
+    purge.set_defaults(handler=_purge)
 
 
 def _backup(args: argparse.Namespace) -> int:
@@ -61,4 +67,16 @@ def _restore(args: argparse.Namespace) -> int:
     print(f"Database restored from {args.file} ({report.kind} backup at revision "
           f"{report.revision}, {report.secrets} authenticator secrets checked with the "
           "configured keys).")
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from otpgate.service.retention import purge
+
+    with operator_context() as ctx:
+        report = purge(ctx, operator_origin())
+    deleted = ", ".join(f"{getattr(report, f.name)} {f.name}" for f in fields(report))
+    print(f"Deleted {deleted}.")
     return 0
