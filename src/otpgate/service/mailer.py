@@ -222,5 +222,10 @@ class MailWorker(threading.Thread):
                 self._stopping.wait(self._interval)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Ask the sender to stop and wait for its batch in flight (at most ``timeout`` s)."""
         self._stopping.set()
         self.join(timeout)
+        if self.is_alive():
+            log.warning("mail sender still busy after %g s; its claim will be taken over", timeout)
+        else:
+            log.info("mail sender stopped")
