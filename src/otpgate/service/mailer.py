@@ -28,6 +28,7 @@ from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import InvalidInput, MailDeliveryFailed, MailNotConfigured
 from otpgate.service.notify_messages import check_mail
 from otpgate.store import repositories as repo
+from otpgate.store.errors import DatabaseUnavailable
 from otpgate.store.models import OutboxMail, User
 
 if TYPE_CHECKING:
@@ -215,7 +216,10 @@ class MailWorker(threading.Thread):
                 # A full batch means more may be waiting: go on without pausing.
                 report = send_pending(self._ctx, self._origin)
                 busy = report.sent + report.retrying + report.dead >= 20
-            except Exception:  # the database may be down for a while; keep polling
+            except DatabaseUnavailable as exc:  # down for a while: no traceback, keep polling
+                log.warning("mail sender waiting for the database: %s", exc)
+                busy = False
+            except Exception:  # a bug: its traceback, and the sender goes on
                 log.exception("mail sender run failed")
                 busy = False
             if not busy:

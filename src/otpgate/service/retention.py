@@ -28,6 +28,7 @@ from otpgate.service.invitations import REINVITE_AFTER
 from otpgate.service.notify import LOCKOUT_MAIL_INTERVAL
 from otpgate.service.throttle import CODE_ACCOUNT, CODE_PAIR, PASSWORD_ACCOUNT, PASSWORD_PAIR
 from otpgate.store import retention as store
+from otpgate.store.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
@@ -144,8 +145,10 @@ class RetentionWorker(threading.Thread):
                 if report.total:
                     log.info("retention: deleted %s", ", ".join(
                         f"{getattr(report, f.name)} {f.name}" for f in fields(report)))
-            except Exception as exc:  # the database may be down for a while; try again later
-                log.warning("retention run failed: %s", exc)
+            except DatabaseUnavailable as exc:  # down for a while: no traceback, try later
+                log.warning("retention purge waiting for the database: %s", exc)
+            except Exception:  # a bug: its traceback, and the next run tries again
+                log.exception("retention purge failed")
             self._stopping.wait(self._interval)
 
     def stop(self, timeout: float = 30.0) -> None:
