@@ -1,4 +1,5 @@
-"""``otpgate serve`` stopping: SIGTERM lets the request in flight finish, then exits 0."""
+"""``otpgate serve`` as a process: its background purge, and SIGTERM letting the request in
+flight finish before a clean exit."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
 import pyotp
+from sqlalchemy import select
 
+from otpgate.store import repositories as repo
+from otpgate.store.db import make_engine, make_session_factory, transaction
+from otpgate.store.models import WebSession
 from serve_process import ServeProcess, otpgate_env
 from smtp_sink import smtp_server
 
@@ -81,3 +87,40 @@ def test_sigterm_finishes_the_request_in_flight_and_stops_the_mail_sender(
     assert "mail sender stopped" in server.log
     assert "retention purge stopped" in server.log
     assert "Traceback" not in server.log
+
+
+def _sessions(db: Path) -> set[str]:
+    engine = make_engine(f"sqlite:///{db}")
+    try:
+        with transaction(make_session_factory(engine)) as s:
+            return set(s.scalars(select(WebSession.id_hash)))
+    finally:
+        engine.dispose()
+
+
+def test_serve_purges_expired_sessions_in_the_background(tmp_path: Path) -> None:
+    """Sessions that expired while nothing ran are deleted once ``otpgate serve`` runs;
+    live ones stay."""
+    env = otpgate_env(tmp_path / "home")
+    _cli(env, "user", "add", "alice", stdin="correct horse battery staple\n")
+    db = tmp_path / "home" / "otpgate.db"
+    engine = make_engine(f"sqlite:///{db}")
+    now = datetime.now(UTC)
+    try:
+        with transaction(make_session_factory(engine)) as s:
+            for name, age in (("expired", timedelta(days=2)), ("live", timedelta(0))):
+                repo.add_session(s, id_hash=name, created_at=now - age,
+                                 last_seen_at=now - age, expires_at=now - age + timedelta(hours=1))
+    finally:
+        engine.dispose()
+    server = ServeProcess.start(env)
+    try:
+        deadline = time.monotonic() + 30
+        while "expired" in _sessions(db) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        code = server.stop()
+    left = _sessions(db)  # besides those of the requests that saw the server start
+    assert "expired" not in left and "live" in left, left
+    assert code == 0, server.log
+    assert "retention: deleted 1 sessions" in server.log
