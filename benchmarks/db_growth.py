@@ -8,8 +8,8 @@ code is new. The size is measured before and after, with the growth extrapolated
 100,000 checks, then the retention purge runs (audit kept forever, as by default) and
 the size is measured again.
 
-SQLite: the file after a WAL checkpoint; PostgreSQL (``--pg ADMIN_URL``, a throw-away
-database created and dropped): ``pg_database_size`` after ``VACUUM``. The figures are
+SQLite: the file after a WAL checkpoint; PostgreSQL (``--pg URL`` of an empty database
+made for this): ``pg_database_size`` after ``VACUUM``. The figures are
 extrapolated from ``--checks`` (default 20,000) checks. Usage:
 ``python benchmarks/db_growth.py [--checks N] [--users U] [--fail-every K] [--pg URL]``.
 """
@@ -22,12 +22,9 @@ import contextlib
 import secrets
 import sqlite3
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select, text
 
 from otpgate.config import Settings
 from otpgate.otp import Totp, b32decode
@@ -117,20 +114,6 @@ def _report(label: str, engine: Engine, ctx: Context, args: argparse.Namespace) 
           "(the audit log is kept forever by default: it is the growth)")
 
 
-@contextmanager
-def _postgres(admin_url: str) -> Iterator[str]:
-    name = f"otpgate_growth_{secrets.token_hex(4)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def _run(label: str, url: str, home: Path, args: argparse.Namespace) -> None:
     ctx = build_context(_settings(url, home), clock=FixedClock(T0), migrate=True)
     engine = ctx.session_factory.kw["bind"]
@@ -146,14 +129,14 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--fail-every", type=int, default=0,
                         help="make every K-th check a wrong code (0: all good)")
-    parser.add_argument("--pg", help="PostgreSQL admin URL: also measure a throw-away database")
+    parser.add_argument("--pg", help="URL of an empty PostgreSQL database to measure too "
+                        "(e.g. after `createdb otpgate_growth`; drop it afterwards)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         _run("SQLite", f"sqlite:///{home / 'growth.db'}", home, args)
         if args.pg:
-            with _postgres(args.pg) as url:
-                _run("PostgreSQL", url, home, args)
+            _run("PostgreSQL", args.pg, home, args)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.engine import make_url
 
 from db_support import new_postgres_database
@@ -84,6 +84,15 @@ def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     admin_url = make_url(db_url).set(database="postgres")
     with new_postgres_database(admin_url, "otpgate_cli") as url:
         yield url
+
+
+def table_names(url: str) -> list[str]:
+    """The tables of the database at ``url``, sorted."""
+    engine = create_engine(url)
+    try:
+        return sorted(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from sqlalchemy import create_engine, func, inspect, select
+from sqlalchemy import create_engine, func, select
 
 from db_support import dump_tables
 from otpgate.config import Settings
@@ -29,6 +29,7 @@ from .conftest import (
     enrol_totp,
     key_spec,
     one_line,
+    table_names,
 )
 
 LOGINS_PER_THREAD = 150
@@ -124,14 +125,6 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
-def _tables(url: str) -> list[str]:
-    engine = create_engine(url)
-    try:
-        return sorted(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def backup_with_secret(run: Run, service_ctx: object, tmp_path: Path) -> Path:
     """A backup of a database with one user who has an authenticator (sealed under k1)."""
@@ -156,7 +149,7 @@ def test_restore_refuses_a_backup_the_configured_keys_cannot_open(
     line = one_line(result.err)
     assert "cannot open 1 of the 1 authenticator secrets" in line
     assert "key id k1" in line and "nothing was restored" in line
-    assert "users" not in _tables(fresh_url)
+    assert "users" not in table_names(fresh_url)
     # With the right key among the configured ones, the same backup restores.
     monkeypatch.setenv("OTPGATE_SECRET_KEYS", key_spec(KEY_2, KEY_1))
     assert run("db", "restore", str(backup_with_secret)).code == 0

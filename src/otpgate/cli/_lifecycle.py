@@ -45,7 +45,6 @@ def background_purge(ctx: Context) -> Iterator[None]:
         yield
     finally:
         worker.stop()
-        log.info("retention purge stopped")
 
 
 def serve_until_stopped(config: uvicorn.Config) -> None:

@@ -16,19 +16,18 @@ import logging
 import secrets
 import smtplib
 import ssl
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
+from otpgate.service._periodic import PeriodicWorker
 from otpgate.service._tx import unit_of_work
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import InvalidInput, MailDeliveryFailed, MailNotConfigured
 from otpgate.service.notify_messages import check_mail
 from otpgate.store import repositories as repo
-from otpgate.store.errors import DatabaseUnavailable
 from otpgate.store.models import OutboxMail, User
 
 if TYPE_CHECKING:
@@ -202,34 +201,15 @@ def send_test(ctx: Context, address: str, *, locale: str = "en") -> None:
         raise MailDeliveryFailed(f"The mail could not be sent: {_describe(error)}")
 
 
-class MailWorker(threading.Thread):
-    """Runs :func:`send_pending` every ``interval`` seconds until :meth:`stop`."""
+class MailWorker(PeriodicWorker):
+    """Runs :func:`send_pending` every ``interval`` seconds until :meth:`stop`; a claim
+    left by a sender stopped mid-batch is taken over after :data:`CLAIM_LEASE`."""
 
     def __init__(self, ctx: Context, origin: Origin, *, interval: float = 5.0) -> None:
-        super().__init__(name="otpgate-mail", daemon=True)
-        self._ctx, self._origin, self._interval = ctx, origin, interval
-        self._stopping = threading.Event()
+        super().__init__("mail sender", log, interval=interval)
+        self._ctx, self._origin = ctx, origin
 
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                # A full batch means more may be waiting: go on without pausing.
-                report = send_pending(self._ctx, self._origin)
-                busy = report.sent + report.retrying + report.dead >= 20
-            except DatabaseUnavailable as exc:  # down for a while: no traceback, keep polling
-                log.warning("mail sender waiting for the database: %s", exc)
-                busy = False
-            except Exception:  # a bug: its traceback, and the sender goes on
-                log.exception("mail sender run failed")
-                busy = False
-            if not busy:
-                self._stopping.wait(self._interval)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the sender to stop and wait for its batch in flight (at most ``timeout`` s)."""
-        self._stopping.set()
-        self.join(timeout)
-        if self.is_alive():
-            log.warning("mail sender still busy after %g s; its claim will be taken over", timeout)
-        else:
-            log.info("mail sender stopped")
+    def run_once(self) -> bool:
+        # A full batch means more may be waiting: go on without pausing.
+        report = send_pending(self._ctx, self._origin)
+        return report.sent + report.retrying + report.dead >= 20

@@ -14,7 +14,6 @@ each, so a large backlog never blocks logins. :class:`RetentionWorker` runs
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -22,13 +21,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from otpgate.service._periodic import PeriodicWorker
 from otpgate.service._tx import unit_of_work
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.invitations import REINVITE_AFTER
 from otpgate.service.notify import LOCKOUT_MAIL_INTERVAL
 from otpgate.service.throttle import CODE_ACCOUNT, CODE_PAIR, PASSWORD_ACCOUNT, PASSWORD_PAIR
 from otpgate.store import retention as store
-from otpgate.store.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
@@ -130,27 +129,16 @@ def purge(
     return PurgeReport(**counts)
 
 
-class RetentionWorker(threading.Thread):
+class RetentionWorker(PeriodicWorker):
     """Runs :func:`purge` at start and every ``interval`` seconds until :meth:`stop`."""
 
     def __init__(self, ctx: Context, origin: Origin, *, interval: float = PURGE_INTERVAL) -> None:
-        super().__init__(name="otpgate-retention", daemon=True)
-        self._ctx, self._origin, self._interval = ctx, origin, interval
-        self._stopping = threading.Event()
+        super().__init__("retention purge", log, interval=interval)
+        self._ctx, self._origin = ctx, origin
 
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                report = purge(self._ctx, self._origin, stopping=self._stopping.is_set)
-                if report.total:
-                    log.info("retention: deleted %s", ", ".join(
-                        f"{getattr(report, f.name)} {f.name}" for f in fields(report)))
-            except DatabaseUnavailable as exc:  # down for a while: no traceback, try later
-                log.warning("retention purge waiting for the database: %s", exc)
-            except Exception:  # a bug: its traceback, and the next run tries again
-                log.exception("retention purge failed")
-            self._stopping.wait(self._interval)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stopping.set()
-        self.join(timeout)
+    def run_once(self) -> bool:
+        report = purge(self._ctx, self._origin, stopping=lambda: self.stopping)
+        if report.total:
+            log.info("retention: deleted %s", ", ".join(
+                f"{getattr(report, f.name)} {f.name}" for f in fields(report)))
+        return False
