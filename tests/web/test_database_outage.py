@@ -1,5 +1,6 @@
-"""A PostgreSQL outage under load: 503 with Retry-After, friendly pages, PAM refuses with
-one log line, no traceback; then recovery without a restart, and no code accepted twice.
+"""A PostgreSQL outage under load: 503 with Retry-After, friendly pages, PAM (helper and
+daemon) refuses with one log line, no traceback; then recovery without a restart, and no
+code accepted twice.
 
 The cluster is a throw-away one the test stops (``pg_ctl stop -m fast``, which ends every
 open connection, as a crash or a failover does) and starts again. The pool runs without
@@ -15,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from sqlalchemy.pool import QueuePool
 from test_api_support import ApiHarness, api_harness
 
 from conftest import unavailable
+from otpgate.pam.helper import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, CheckRequest, Verdict, check
 from otpgate.store.db import make_engine
 from otpgate.store.models import AuditEvent
 from otpgate.store.schema import upgrade
@@ -60,6 +63,13 @@ def _pam(url: str, home: Path, code: str) -> subprocess.CompletedProcess[str]:
                           env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
+def _daemon_check(api: ApiHarness, code: str) -> Verdict:
+    """A check as ``otpgate pam-daemon`` makes it: on its one long-lived context."""
+    request = CheckRequest(system_user="alice", rhost="192.0.2.1", service="sshd",
+                           answer=code.encode())
+    return check(request, user_map=None, context=lambda: nullcontext(api.ctx))
+
+
 def test_outage_under_load_then_recovery_without_restart(
     cluster: Cluster, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -92,6 +102,7 @@ def test_outage_under_load_then_recovery_without_restart(
                                                           "code": second}, headers=headers)
             page = api.client.get("/login", headers={"Cookie": f"otpgate_session={'x' * 43}"})
             pam = _pam(cluster.url, tmp_path / "pam-home", second)
+            daemon_down = _daemon_check(api, second)
         finally:
             stop.set()
             for worker in workers:
@@ -124,6 +135,13 @@ def test_outage_under_load_then_recovery_without_restart(
                                  headers=headers)
         assert replay.status_code == 401 and replay.json()["reason"] == "replayed"
         assert api.client.get("/api/v1/users/alice/2fa", headers=headers).status_code == 200
+        # The PAM daemon's long-lived context recovers the same way.
+        assert daemon_down.status == EXIT_ERROR
+        assert daemon_down.message.startswith("refused, otpgate unavailable: DatabaseUnavailable")
+        api.clock.advance(30)
+        third = api.code(secret)
+        assert _daemon_check(api, third).status == EXIT_OK
+        assert _daemon_check(api, third).status == EXIT_REFUSED
 
         # A restart between two requests leaves every pooled connection dead: the first
         # request meets one, and the whole pool is replaced, not one connection at a time.
@@ -140,6 +158,6 @@ def test_outage_under_load_then_recovery_without_restart(
         accepted = conn.scalar(select(func.count()).select_from(AuditEvent)
                                .where(AuditEvent.kind == "login.ok"))
     engine.dispose()
-    assert accepted == 2  # the first code and the second, once each
+    assert accepted == 3  # the first, second and third codes, once each
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert tracebacks == [], [r.getMessage() for r in tracebacks]
