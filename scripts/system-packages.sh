@@ -2,7 +2,10 @@
 # Installs the Debian packages the tests use, when run as root; elsewhere names what is
 # missing (those tests then skip with that reason, except under CI=true).
 set -euo pipefail
-packages=(oathtool zbar-tools chromium nginx openssh-server pamtester libpam0g-dev gcc)
+# systemd: only for `systemd-analyze verify` of the shipped units (no systemd needs to run);
+# postgresql: its client programs (pg_dump, pg_restore) and server ones (throw-away clusters).
+packages=(oathtool zbar-tools chromium nginx openssh-server pamtester libpam0g-dev gcc systemd
+          postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -128,6 +128,8 @@ class Settings:
     smtp_password: str = field(default="", repr=False)
     smtp_from: str = ""
     smtp_timeout: int = 10
+    # Audit rows older than this many days are deleted by the retention purge; 0 = never.
+    audit_retention_days: int = 0
 
     @property
     def smtp_configured(self) -> bool:
@@ -193,8 +195,23 @@ class Settings:
             base_url=_str(e, "OTPGATE_BASE_URL", ""),
             cookie_domain=_domain(e, "OTPGATE_COOKIE_DOMAIN"),
             sites_file=_path(e, "OTPGATE_SITES_FILE"),
+            audit_retention_days=_retention_days(e, "OTPGATE_AUDIT_RETENTION_DAYS"),
             **_smtp(e),
         )
+
+
+# New-device e-mails compare a sign-in with the last 90 days of the audit log.
+_MIN_AUDIT_RETENTION_DAYS = 90
+
+
+def _retention_days(env: Mapping[str, str], name: str) -> int:
+    days = _int(env, name, 0, 0)
+    if 0 < days < _MIN_AUDIT_RETENTION_DAYS:
+        raise ConfigError(
+            f"{name} must be 0 (keep forever) or at least {_MIN_AUDIT_RETENTION_DAYS} "
+            f"(new-device e-mails look back {_MIN_AUDIT_RETENTION_DAYS} days), got {days}"
+        )
+    return days
 
 
 _SMTP_SECURITY = ("none", "starttls", "tls")

@@ -11,11 +11,14 @@ import io
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy.engine import make_url
 
+from db_support import new_postgres_database
 from otpgate.cli import main
 from otpgate.config import Settings
 from otpgate.service.clock import FixedClock
@@ -70,6 +73,26 @@ def run(
 
     assert _run("db", "upgrade").code == 0
     return _run
+
+
+@pytest.fixture
+def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all (a new SQLite file, or a new PostgreSQL database)."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    admin_url = make_url(db_url).set(database="postgres")
+    with new_postgres_database(admin_url, "otpgate_cli") as url:
+        yield url
+
+
+def table_names(url: str) -> list[str]:
+    """The tables of the database at ``url``, sorted."""
+    engine = create_engine(url)
+    try:
+        return sorted(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -6,29 +6,14 @@ import io
 import os
 import socket
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
-from sqlalchemy.engine import make_url
 
-from db_support import new_postgres_database
 from otpgate.cli import main
 from otpgate.store.schema import head_revision
 
-from .conftest import PASSWORD, Result, one_line
-
-
-@pytest.fixture
-def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
-    """A database with no schema at all (a new SQLite file, or a new PostgreSQL database)."""
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    admin_url = make_url(db_url).set(database="postgres")
-    with new_postgres_database(admin_url, "otpgate_cli") as url:
-        yield url
+from .conftest import PASSWORD, Result, one_line, table_names
 
 
 @pytest.fixture
@@ -50,14 +35,6 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
     return Result(code, out, err)
 
 
-def _tables(url: str) -> list[str]:
-    engine = create_engine(url)
-    try:
-        return sorted(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-
-
 def test_upgrade_prints_old_and_new_revision(
     env: Path, fresh_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -72,7 +49,7 @@ def test_upgrade_prints_old_and_new_revision(
     second = _run(capsys, "db", "upgrade")
     assert second.out == f"Database already at revision {head_revision()}; nothing to do.\n"
     assert _run(capsys, "db", "current").out == f"{head_revision()} (up to date)\n"
-    assert "users" in _tables(fresh_url)
+    assert "users" in table_names(fresh_url)
 
 
 def test_commands_refuse_a_database_without_schema(
@@ -84,7 +61,7 @@ def test_commands_refuse_a_database_without_schema(
     result = _run(capsys, "user", "add", "alice")
     assert result.code == 5
     assert "otpgate db upgrade" in one_line(result.err)
-    assert "users" not in _tables(fresh_url)
+    assert "users" not in table_names(fresh_url)
 
 
 def test_embedded_sqlite_is_migrated_on_first_use(

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from otpgate.cli._errors import EXIT_NOT_FOUND, CliError
+from otpgate.cli._units import shipped_unit
 
 __all__ = ["DAEMON_UNIT", "SetupPlan", "daemon_unit", "install", "pam_block", "sshd_settings"]
 
@@ -74,30 +75,17 @@ def pam_block(plan: SetupPlan) -> list[str]:
 
 
 def daemon_unit(plan: SetupPlan, socket: str) -> list[str]:
-    """A systemd unit running ``otpgate pam-daemon`` on ``socket`` with the plan's files."""
+    """The shipped ``otpgate-pam.service`` running ``otpgate pam-daemon`` on ``socket`` with
+    the plan's files (one unit file in the package is the source of both)."""
     command = [plan.helper, "pam-daemon", "--socket", socket]
     command += ["--config", plan.config] if plan.config else []
     command += ["--map", plan.user_map] if plan.user_map else []
-    # systemd creates /run/otpgate (0700, root) at each start: /run is emptied at boot.
-    runtime = (["RuntimeDirectory=otpgate", "RuntimeDirectoryMode=0700"]
-               if Path(socket).parent == Path("/run/otpgate") else [])
+    # systemd creates /run/otpgate at each start; another socket directory is the admin's.
+    runtime = Path(socket).parent == Path("/run/otpgate")
     return [
-        "[Unit]",
-        "Description=otpgate: verification codes for SSH logins (pam_otpgate.so socket=)",
-        "After=network.target",
-        "Before=ssh.service",
-        "",
-        "[Service]",
-        # Root, like the helper it replaces; only root (sshd) may connect to it.
-        f"ExecStart={' '.join(command)}",
-        *runtime,
-        "Restart=on-failure",
-        "UMask=0077",
-        "NoNewPrivileges=yes",
-        "PrivateTmp=yes",
-        "",
-        "[Install]",
-        "WantedBy=multi-user.target",
+        f"ExecStart={' '.join(command)}" if line.startswith("ExecStart=") else line
+        for line in shipped_unit("otpgate-pam.service")
+        if runtime or not line.startswith("RuntimeDirectory")
     ]
 
 

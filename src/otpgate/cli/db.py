@@ -1,17 +1,18 @@
-"""``otpgate db upgrade``: bring the database schema to this version's newest revision."""
+"""``otpgate db upgrade|current``: the schema; backup, restore and purge in :mod:`._db_ops`."""
 
 from __future__ import annotations
 
 import argparse
 
 from otpgate.cli._context import read_settings
+from otpgate.cli._db_ops import register_operations
 
 __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``otpgate db …``."""
-    db = subparsers.add_parser("db", help="database schema")
+    db = subparsers.add_parser("db", help="database schema, backup, restore, purge")
     commands = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
     upgrade = commands.add_parser(
         "upgrade", help="apply the migrations this version ships (safe to run again)"
@@ -19,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     upgrade.set_defaults(handler=_upgrade)
     current = commands.add_parser("current", help="print the schema revision")
     current.set_defaults(handler=_current)
+    register_operations(commands)
 
 
 def _upgrade(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from otpgate.cli._errors import EXIT_CONFIG, CliError
@@ -43,16 +44,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="upgrade a configured database's schema first (the embedded one always is)",
     )
+    serve.add_argument("--certfile", type=Path,
+                       help="serve HTTPS with this certificate (PEM, with its chain)")
+    serve.add_argument("--keyfile", type=Path, help="the certificate's private key (PEM)")
     serve.set_defaults(handler=_serve)
 
 
-def _public_url(settings: Settings, host: str, port: int) -> str:
+def _public_url(settings: Settings, host: str, port: int, scheme: str = "http") -> str:
     if settings.base_url:
         return settings.base_url.rstrip("/")
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)  # noqa: S104
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
-    return f"http://{shown}:{port}"
+    return f"{scheme}://{shown}:{port}"
 
 
 def _prepare(settings: Settings, migrate: bool) -> Context:
@@ -109,14 +113,23 @@ def _print_setup_link(ctx: Context, url: str) -> None:
 
 
 def _uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
+    from otpgate.cli._lifecycle import GRACEFUL_SHUTDOWN_SECONDS
+    from otpgate.cli._tls import tls_options
+
     # loop/http "auto" already pick uvloop and httptools when they are installed.
-    return {"proxy_headers": False, "access_log": bool(args.access_log)}
+    return {
+        "proxy_headers": False,
+        "access_log": bool(args.access_log),
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        **tls_options(args.certfile, args.keyfile),
+    }
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from otpgate.cli._context import read_settings
+    from otpgate.cli._lifecycle import background_purge, serve_until_stopped
     from otpgate.web.app import create_app
 
     if not 0 < args.port < 65536:
@@ -127,22 +140,25 @@ def _serve(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    options = _uvicorn_options(args)
     settings = read_settings()
     ctx = _prepare(settings, args.migrate)
-    url = _public_url(settings, args.host, args.port)
+    url = _public_url(settings, args.host, args.port, "https" if "ssl_certfile" in options
+                      else "http")
     _describe(settings, ctx, url, args.workers)
     _print_setup_link(ctx, url)
-    if args.workers > 1:
-        # Each worker process builds its own app (engine, pool) from the same environment.
-        uvicorn.run(
-            "otpgate.web.app:app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            **_uvicorn_options(args),
-        )
-    else:
-        uvicorn.run(create_app(settings, ctx=ctx), host=args.host, port=args.port,
-                    **_uvicorn_options(args))
+    with background_purge(ctx):
+        if args.workers > 1:
+            # Each worker process builds its own app (engine, pool) from the same environment.
+            uvicorn.run(
+                "otpgate.web.app:app_from_env",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                **options,
+            )
+        else:
+            serve_until_stopped(uvicorn.Config(
+                create_app(settings, ctx=ctx), host=args.host, port=args.port, **options))
     return 0

@@ -66,6 +66,9 @@ class AuditKind(StrEnum):
     MAIL_FAILED = "mail.failed"
     MAIL_DEAD = "mail.dead"
     TWOFA_INVITED = "2fa.invited"
+    DATABASE_BACKED_UP = "database.backed_up"
+    DATABASE_RESTORED = "database.restored"
+    AUDIT_PURGED = "audit.purged"
 
 
 _KINDS = frozenset(k.value for k in AuditKind)

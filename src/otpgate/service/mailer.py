@@ -16,13 +16,13 @@ import logging
 import secrets
 import smtplib
 import ssl
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
+from otpgate.service._periodic import PeriodicWorker
 from otpgate.service._tx import unit_of_work
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import InvalidInput, MailDeliveryFailed, MailNotConfigured
@@ -201,26 +201,15 @@ def send_test(ctx: Context, address: str, *, locale: str = "en") -> None:
         raise MailDeliveryFailed(f"The mail could not be sent: {_describe(error)}")
 
 
-class MailWorker(threading.Thread):
-    """Runs :func:`send_pending` every ``interval`` seconds until :meth:`stop`."""
+class MailWorker(PeriodicWorker):
+    """Runs :func:`send_pending` every ``interval`` seconds until :meth:`stop`; a claim
+    left by a sender stopped mid-batch is taken over after :data:`CLAIM_LEASE`."""
 
     def __init__(self, ctx: Context, origin: Origin, *, interval: float = 5.0) -> None:
-        super().__init__(name="otpgate-mail", daemon=True)
-        self._ctx, self._origin, self._interval = ctx, origin, interval
-        self._stopping = threading.Event()
+        super().__init__("mail sender", log, interval=interval)
+        self._ctx, self._origin = ctx, origin
 
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                # A full batch means more may be waiting: go on without pausing.
-                report = send_pending(self._ctx, self._origin)
-                busy = report.sent + report.retrying + report.dead >= 20
-            except Exception:  # the database may be down for a while; keep polling
-                log.exception("mail sender run failed")
-                busy = False
-            if not busy:
-                self._stopping.wait(self._interval)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        self.join(timeout)
+    def run_once(self) -> bool:
+        # A full batch means more may be waiting: go on without pausing.
+        report = send_pending(self._ctx, self._origin)
+        return report.sent + report.retrying + report.dead >= 20

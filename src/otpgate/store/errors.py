@@ -8,6 +8,7 @@ database password.
 from __future__ import annotations
 
 __all__ = [
+    "BackupFailed",
     "Conflict",
     "DatabaseUnavailable",
     "InvalidDatabaseUrl",
@@ -44,3 +45,7 @@ class InvalidValue(StoreError, ValueError):
 
 class SchemaMismatch(StoreError):
     """The database's schema revision is unknown to this version of otpgate."""
+
+
+class BackupFailed(StoreError):
+    """A backup could not be written, read or restored; the message says why."""

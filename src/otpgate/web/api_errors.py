@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from otpgate.service import errors as se
 from otpgate.store import errors as store_errors
+from otpgate.web.errors import UNAVAILABLE_RETRY_AFTER
 
 __all__ = [
     "API_PATH_PREFIX",
@@ -148,7 +149,8 @@ def error_response(exc: Exception, *, now: float | None = None) -> JSONResponse:
         return _service_error(exc, now)
     if isinstance(exc, store_errors.DatabaseUnavailable):
         _log.warning("database unavailable: %s", exc)
-        return _json(503, "unavailable", "The service is unavailable; try again later.")
+        return _json(503, "unavailable", "The service is unavailable; try again later.",
+                     headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)})
     if isinstance(exc, StarletteHTTPException):
         return _json(exc.status_code, _http_error_code(exc.status_code), _one_line(exc.detail),
                      headers=exc.headers)

@@ -14,7 +14,18 @@ from otpgate.service import errors as svc
 from otpgate.store import errors as store
 from otpgate.web.i18n import DEFAULT_LOCALE, N_, current_locale, gettext, ngettext
 
-__all__ = ["CsrfRejected", "Problem", "Redirect", "WebError", "describe"]
+__all__ = [
+    "UNAVAILABLE_RETRY_AFTER",
+    "CsrfRejected",
+    "Problem",
+    "Redirect",
+    "WebError",
+    "describe",
+]
+
+#: Seconds a client is asked to wait (``Retry-After``) while the database is unreachable:
+#: long enough not to hammer a database that is restarting, short enough for a person.
+UNAVAILABLE_RETRY_AFTER = 5
 
 
 class WebError(Exception):
@@ -108,7 +119,8 @@ def describe(exc: BaseException, now: datetime, *, single_use: bool = False) -> 
         return Problem(423, text, retry_after=seconds)
     for cls, status, message in _BY_CLASS:
         if isinstance(exc, cls):
-            return Problem(status, _with_detail(exc, gettext(message)))
+            retry = UNAVAILABLE_RETRY_AFTER if status == 503 else None
+            return Problem(status, _with_detail(exc, gettext(message)), retry_after=retry)
     return Problem(500, gettext("Something went wrong. Try again later."))
 
 

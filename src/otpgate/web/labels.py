@@ -34,6 +34,9 @@ _EVENTS = {
     "keys.rotated": N_("Encryption keys rotated"),
     "api_token.created": N_("API token created"),
     "setup.completed": N_("First-run setup completed"),
+    "database.backed_up": N_("Database backed up"),
+    "database.restored": N_("Database restored from a backup"),
+    "audit.purged": N_("Old audit events deleted"),
 }
 
 
