@@ -128,6 +128,8 @@ class Settings:
     smtp_password: str = field(default="", repr=False)
     smtp_from: str = ""
     smtp_timeout: int = 10
+    # Bearer token of GET /metrics; empty: no metrics are kept or served.
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def smtp_configured(self) -> bool:
@@ -193,8 +195,18 @@ class Settings:
             base_url=_str(e, "OTPGATE_BASE_URL", ""),
             cookie_domain=_domain(e, "OTPGATE_COOKIE_DOMAIN"),
             sites_file=_path(e, "OTPGATE_SITES_FILE"),
+            metrics_token=_metrics_token(e),
             **_smtp(e),
         )
+
+
+def _metrics_token(env: Mapping[str, str]) -> str:
+    token = _str(env, "OTPGATE_METRICS_TOKEN", "")
+    if token and (len(token) < 16 or not token.isascii() or not token.isprintable()):
+        raise ConfigError(
+            "OTPGATE_METRICS_TOKEN must be at least 16 printable ASCII characters"
+        )
+    return token
 
 
 _SMTP_SECURITY = ("none", "starttls", "tls")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from typing import TYPE_CHECKING, Any
 
+from otpgate.cli import _observability
 from otpgate.cli._errors import EXIT_CONFIG, CliError
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="upgrade a configured database's schema first (the embedded one always is)",
     )
+    _observability.add_arguments(serve)
     serve.set_defaults(handler=_serve)
 
 
@@ -108,9 +109,10 @@ def _print_setup_link(ctx: Context, url: str) -> None:
     )
 
 
-def _uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
+def _uvicorn_options(log_config: dict[str, Any]) -> dict[str, Any]:
     # loop/http "auto" already pick uvloop and httptools when they are installed.
-    return {"proxy_headers": False, "access_log": bool(args.access_log)}
+    # The access lines come from otpgate.access (see otpgate.logs), not uvicorn's.
+    return {"proxy_headers": False, "access_log": False, "log_config": log_config}
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -123,11 +125,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise CliError("--port must be between 1 and 65535")
     if args.workers < 1:
         raise CliError("--workers must be at least 1")
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     settings = read_settings()
+    log_config = _observability.prepare(settings, args)
     ctx = _prepare(settings, args.migrate)
     url = _public_url(settings, args.host, args.port)
     _describe(settings, ctx, url, args.workers)
@@ -140,9 +139,9 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
-            **_uvicorn_options(args),
+            **_uvicorn_options(log_config),
         )
     else:
         uvicorn.run(create_app(settings, ctx=ctx), host=args.host, port=args.port,
-                    **_uvicorn_options(args))
+                    **_uvicorn_options(log_config))
     return 0
