@@ -29,7 +29,7 @@ import functools
 import hmac
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -91,7 +91,18 @@ class Metrics:
             ["state"], multiprocess_mode="livesum",
         )
         self._children: dict[tuple[str, ...], tuple[Counter, Histogram]] = {}
-        self._checks: dict[tuple[str, str], Counter] = {}
+        # Series that exist from the start at 0, so that rates and alerts work before
+        # the first event of each kind.
+        self._checks: dict[tuple[str, str], Counter] = {
+            (channel, outcome): self.code_checks.labels(channel, outcome)
+            for channel in ("web", "api", "ssh")
+            for outcome in get_args(CodeOutcome)
+        }
+        for step in ("code", "password"):
+            for scope in ("account", "address"):
+                self.lockouts.labels(step, scope)
+        for mail_outcome in get_args(MailOutcome):
+            self.mail.labels(mail_outcome)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, str(status))
