@@ -29,10 +29,12 @@ import functools
 import hmac
 import logging
 import os
-from typing import TYPE_CHECKING, get_args
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, get_args
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -56,7 +58,7 @@ from otpgate.service.telemetry import CodeOutcome, MailOutcome
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
-__all__ = ["Metrics", "metrics", "router"]
+__all__ = ["Metrics", "install", "metrics", "router", "start_exporter"]
 
 log = logging.getLogger("otpgate.web.metrics")
 
@@ -190,12 +192,15 @@ def _exposition(ctx: Context) -> bytes:
     return shared + generate_latest(outbox)
 
 
-def _authorised(request: Request, token: str) -> bool:
-    sent = request.headers.get("authorization", "")
-    scheme, _, value = sent.partition(" ")
+def _bearer_matches(authorization: str, token: str) -> bool:
+    scheme, _, value = authorization.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(
         value.strip().encode(), token.encode()
     )
+
+
+_REFUSAL = b"metrics: send the metrics token as a bearer token\n"
+_CHALLENGE = 'Bearer realm="otpgate-metrics"'
 
 
 router = APIRouter(include_in_schema=False)
@@ -204,11 +209,44 @@ router = APIRouter(include_in_schema=False)
 @router.get("/metrics")
 async def scrape(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
-    if not _authorised(request, ctx.settings.metrics_token):
-        return PlainTextResponse(
-            "metrics: send the metrics token as a bearer token\n",
-            status_code=401,
-            headers={"WWW-Authenticate": 'Bearer realm="otpgate-metrics"'},
+    if not _bearer_matches(request.headers.get("authorization", ""), ctx.settings.metrics_token):
+        return Response(
+            _REFUSAL, status_code=401, media_type="text/plain",
+            headers={"WWW-Authenticate": _CHALLENGE},
         )
     body = await run_in_threadpool(_exposition, ctx)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def start_exporter(ctx: Context, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """Serve ``GET /metrics`` (same token rule) on ``host:port`` from a thread, for a
+    process that has no web app: ``otpgate pam-daemon``. Stop it with ``shutdown()``."""
+    install(ctx)
+    token = ctx.settings.metrics_token
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/metrics":
+                self._answer(404, b"not found\n", "text/plain")
+            elif not _bearer_matches(self.headers.get("Authorization", ""), token):
+                self._answer(401, _REFUSAL, "text/plain", {"WWW-Authenticate": _CHALLENGE})
+            else:
+                self._answer(200, _exposition(ctx), CONTENT_TYPE_LATEST)
+
+        def _answer(
+            self, status: int, body: bytes, media_type: str, headers: dict[str, str] | None = None
+        ) -> None:
+            self.send_response(status)
+            for name, value in {"Content-Type": media_type, **(headers or {})}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # a scrape every few seconds is not worth a line
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
