@@ -8,7 +8,6 @@ port with the same settings. Its standard error is kept line by line for log che
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -24,8 +23,9 @@ import pyotp
 from otpgate.config import Settings
 from otpgate.service import api_tokens, enrolment, users
 from otpgate.service.context import Origin, build_context
+from smtp_sink import free_port
 
-__all__ = ["PASSWORD", "LiveServer", "Seed", "free_port", "live_server", "seed"]
+__all__ = ["PASSWORD", "LiveServer", "Seed", "free_port", "live_server", "seed", "server_env"]
 
 PASSWORD = "correct horse battery staple"
 _OPERATOR = Origin("cli", user_agent="cli:test")
@@ -34,13 +34,6 @@ _CHEAP_ARGON2 = {
     "OTPGATE_ARGON2_MEMORY_KIB": "8",
     "OTPGATE_ARGON2_PARALLELISM": "1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from otpgate.service import enrolment, login, telemetry
+from otpgate.service import enrolment, login, mailer, telemetry
 from otpgate.service.context import Context, Origin
 from otpgate.service.errors import CodeRejected, Locked
 from otpgate.service.telemetry import CodeOutcome, MailOutcome
 from otpgate.service.views import UserView
+from smtp_sink import free_port, smtp_server
 
 from .conftest import PASSWORD
+from .mail_support import mail_settings, send_all
 from .twofa import clock_of, enrol, wrong_code
 
 MakeUser = Callable[..., UserView]
@@ -103,3 +105,22 @@ def test_nothing_is_reported_without_an_installed_telemetry(
     telemetry.install(None)
     assert type(telemetry.current()).__name__ == "_Nothing"
     assert login.verify_code(ctx, web, user.id, enrolled.code(ctx)).method == "totp"
+
+
+def test_mail_outcomes_and_outbox_counts(
+    ctx: Context, web: Origin, make_user: MakeUser, recorder: Recorder
+) -> None:
+    """A delivery to a server that is down is reported as retrying, then as sent once the
+    server is up; the outbox counts follow the message."""
+    port = free_port()
+    ctx.settings = mail_settings(port)
+    user = make_user("dave", email="dave@example.test")
+    enrol(ctx, web, user.id)  # queues the "2FA turned on" e-mail
+    assert mailer.outbox_counts(ctx) == {"queued": 1, "sending": 0, "sent": 0, "dead": 0}
+    send_all(ctx)
+    assert recorder.mails == ["retrying"]
+    with smtp_server(port):
+        clock_of(ctx).advance(60)
+        send_all(ctx)
+    assert recorder.mails == ["retrying", "sent"]
+    assert mailer.outbox_counts(ctx) == {"queued": 0, "sending": 0, "sent": 1, "dead": 0}
