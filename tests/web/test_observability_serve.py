@@ -6,36 +6,48 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx2
 import pytest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.engine import make_url
 
+from db_support import new_postgres_database
 from live_server import PASSWORD, LiveServer, Seed, live_server, seed, server_env
 
 pytestmark = pytest.mark.slow
 
 METRICS_TOKEN = "scraper-token-0123456789abcdef"
+POSTGRES = pytest.mark.postgres
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Seed, Path]]:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=POSTGRES)])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, Seed, Path]]:
     home = tmp_path_factory.mktemp("observed")
     metrics_dir = home / "metrics"
     metrics_dir.mkdir()
     (metrics_dir / "counter_1.db").write_bytes(b"left by an earlier run")
-    env = server_env(
-        home / "data",
-        OTPGATE_METRICS_TOKEN=METRICS_TOKEN,
-        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-    )
-    user = seed(env)
-    with live_server(
-        env, "--workers", "2", "--log-format", "json", "--access-log", ready_path="/healthz"
-    ) as server:
+    with ExitStack() as stack:
+        database_url = ""
+        if request.param == "postgres":
+            admin = make_url(request.getfixturevalue("pg_server_url")).set(database="postgres")
+            database_url = stack.enter_context(new_postgres_database(admin, "otpgate_obs"))
+        env = server_env(
+            home / "data",
+            database_url,
+            OTPGATE_METRICS_TOKEN=METRICS_TOKEN,
+            PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        )
+        user = seed(env)
+        server = stack.enter_context(live_server(
+            env, "--workers", "2", "--log-format", "json", "--access-log", ready_path="/healthz"
+        ))
         yield server, user, metrics_dir
 
 
