@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
@@ -63,6 +64,43 @@ def test_each_request_gets_its_own_id(api: ApiHarness) -> None:
     ids = {api.client.post("/api/v1/verify", json={}).headers["x-request-id"] for _ in range(3)}
     ids.add(api.client.get("/no-such-page").headers["x-request-id"])
     assert len(ids) == 4 and all(HEX_ID.fullmatch(i) for i in ids)
+
+
+def test_a_crash_keeps_its_request_id(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unexpected error: the 500 page carries the request id, and so does the log line
+    of the crash (the id is set outside Starlette's error middleware)."""
+    with api_harness(engine, tmp_path) as harness:
+        app = harness.client.app
+        assert isinstance(app, FastAPI)
+
+        def boom() -> None:
+            raise RuntimeError("bug")
+
+        app.add_api_route("/boom", boom)
+        seen: list[str | None] = []
+        handler = _RequestIds(seen)
+        logging.getLogger("otpgate.web").addHandler(handler)
+        try:
+            with TestClient(app, raise_server_exceptions=False) as client:
+                r = client.get("/boom", headers={"X-Request-ID": "crash-1"})
+        finally:
+            logging.getLogger("otpgate.web").removeHandler(handler)
+    assert (r.status_code, r.headers["x-request-id"]) == (500, "crash-1")
+    assert seen == ["crash-1"]
+
+
+class _RequestIds(logging.Handler):
+    """Keeps the request id in force when each record is logged."""
+
+    def __init__(self, seen: list[str | None]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def emit(self, record: logging.LogRecord) -> None:
+        info = logs.current_request()
+        self.seen.append(info.request_id if info is not None else None)
 
 
 # -- health ------------------------------------------------------------------------------

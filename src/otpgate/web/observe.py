@@ -95,7 +95,7 @@ class ObserveMiddleware:
 
 def install(app: FastAPI, ctx: Context) -> None:
     """Add health checks, metrics (when ``OTPGATE_METRICS_TOKEN`` is set) and this
-    middleware to ``app``; call it last, so that the middleware is the outermost."""
+    middleware to ``app``, around everything else."""
     from otpgate.web import health
 
     app.include_router(health.router)
@@ -107,8 +107,13 @@ def install(app: FastAPI, ctx: Context) -> None:
 
         metrics = exporter.install(ctx)
         app.include_router(exporter.router)
-    app.add_middleware(
-        ObserveMiddleware,
-        trust_proxy_headers=ctx.settings.trust_proxy_headers,
-        metrics=metrics,
-    )
+    build_stack = app.build_middleware_stack
+
+    def observed_stack() -> ASGIApp:
+        # Outside Starlette's ServerErrorMiddleware too (which add_middleware cannot
+        # reach): a crash's 500 page still carries the request id, and its log line too.
+        return ObserveMiddleware(
+            build_stack(), trust_proxy_headers=ctx.settings.trust_proxy_headers, metrics=metrics
+        )
+
+    app.build_middleware_stack = observed_stack  # type: ignore[method-assign]
