@@ -66,7 +66,8 @@ def _fuzz(home: Path, database_url: str = "") -> dict[str, object]:
                 "--workers", "1", "--request-timeout", "10", "--continue-on-failure",
                 "--report", "json", "--report-json-path", str(report), "--no-color",
             ],
-            capture_output=True, text=True, timeout=300, check=False,
+            # In the test's directory: schemathesis keeps a cache where it runs.
+            capture_output=True, text=True, timeout=300, check=False, cwd=home,
         )
         crashes = [line for line in server.stderr if "Traceback" in line]
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
