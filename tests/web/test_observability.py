@@ -91,6 +91,18 @@ def test_a_crash_keeps_its_request_id(
     assert seen == ["crash-1"]
 
 
+class _JsonLines(logging.Handler):
+    """Keeps each record as the JSON line it would be written as."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logs.JsonFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
 class _RequestIds(logging.Handler):
     """Keeps the request id in force when each record is logged."""
 
@@ -101,6 +113,30 @@ class _RequestIds(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         info = logs.current_request()
         self.seen.append(info.request_id if info is not None else None)
+
+
+def test_access_lines_name_the_user_without_metrics(engine: Engine, tmp_path: Path) -> None:
+    """The user a code check concerns shows in the request's line, metrics on or off; the
+    code does not."""
+    handler = _JsonLines()
+    lines = handler.lines
+    access = logging.getLogger("otpgate.access")
+    access.addHandler(handler)
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        with api_harness(engine, tmp_path) as harness:
+            _, secret = harness.enrolled("alice")
+            code = harness.code(secret)
+            r = harness.client.post("/api/v1/verify", json={"username": "ALICE", "code": code},
+                                    headers={**harness.auth("verify"), "X-Request-ID": "r-42"})
+            assert r.status_code == 200, r.text
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    [line] = [json.loads(text) for text in lines if '"r-42"' in text]
+    assert (line["user"], line["route"], line["status"]) == ("alice", "/api/v1/verify", 200)
+    assert code not in "".join(lines)
 
 
 # -- health ------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ counting is decided — the outcome of every one-time code check (all channels g
 adapter that exports metrics (the web layer's Prometheus exporter) installs its own
 implementation with :func:`install`; by default nothing is recorded, at the cost of one
 method call. Implementations must be cheap and must never raise: they run inside use
-cases, on the busiest path.
+cases, on the busiest path. The check also names its user to the request's log context
+(:mod:`otpgate.logs`), metrics or not.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import functools
 from collections.abc import Callable
 from typing import Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
+from otpgate import logs
 from otpgate.service.context import Origin
 from otpgate.service.errors import CodeRejected, InvalidInput, Locked, NotEnrolled, RejectReason
 from otpgate.service.views import SecondFactor
@@ -125,6 +127,7 @@ def counted_check(check: Check[C, X, U, P]) -> Check[C, X, U, P]:
             raise
         finally:
             if outcome is not None:
+                logs.note_user(user.username)
                 _installed.code_checked(origin.source, outcome, user.username)
 
     return counted

@@ -50,7 +50,6 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, event
 from starlette.concurrency import run_in_threadpool
 
-from otpgate import logs
 from otpgate.service import mailer, telemetry
 from otpgate.service.context import Context
 from otpgate.service.telemetry import CodeOutcome, MailOutcome
@@ -125,7 +124,6 @@ class Metrics:
         if child is None:
             child = self._checks[(channel, outcome)] = self.code_checks.labels(channel, outcome)
         child.inc()
-        logs.note_user(username)
 
     def locked_out(self, step: str, scope: str) -> None:
         self.lockouts.labels(step, scope).inc()
