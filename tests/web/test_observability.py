@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +19,7 @@ from test_api_support import ApiHarness, api_harness
 from live_server import free_port
 from otpgate import logs
 from otpgate.config import ConfigError, Settings
-from otpgate.security.passwords import PasswordHasher
-from otpgate.security.secretbox import KeyRing
-from otpgate.service.context import Context
-from otpgate.store.db import make_engine, make_session_factory
-from otpgate.web.app import create_app
+from otpgate.store.db import make_engine
 from otpgate.web.request_id import request_id_from
 
 METRICS_TOKEN = "scrape-me-please-0123456789"
@@ -170,20 +165,12 @@ def test_readyz_on_an_outdated_schema_says_only_unavailable(
 
 def test_readyz_without_a_database_is_503_without_details(tmp_path: Path) -> None:
     """A database nobody listens on: 503 {"status":"unavailable"}, no DSN, no trace."""
-    url = f"postgresql+psycopg://otpgate:hunter2@127.0.0.1:{free_port()}/otpgate"
-    settings = Settings(home=tmp_path, database_url=url)
-    engine = make_engine(url)
-    ctx = Context(
-        settings=settings,
-        session_factory=make_session_factory(engine),
-        keyring=KeyRing([("k", os.urandom(32))]),
-        hasher=PasswordHasher(time_cost=1, memory_kib=8, parallelism=1),
-    )
+    engine = make_engine(f"postgresql+psycopg://otpgate:hunter2@127.0.0.1:{free_port()}/otpgate")
     try:
-        with TestClient(create_app(settings, ctx=ctx)) as client:
-            r = client.get("/readyz")
+        with api_harness(engine, tmp_path) as harness:
+            r = harness.client.get("/readyz")
             assert (r.status_code, r.text) == (503, '{"status":"unavailable"}')
-            assert client.get("/healthz").status_code == 200
+            assert harness.client.get("/healthz").status_code == 200
     finally:
         engine.dispose()
 
