@@ -117,8 +117,15 @@ class TextFormatter(logging.Formatter):
         info = _current.get()
         if info is not None:
             pairs.update(request_id=info.request_id, user=info.user, client=info.client)
-        extra = " ".join(f"{key}={value}" for key, value in pairs.items() if value != "")
+        extra = " ".join(f"{key}={_plain(value)}" for key, value in pairs.items() if value != "")
         return f"{text} {extra}" if extra else text
+
+
+def _plain(value: object) -> str:
+    # A value from a request (a user name from the path) must not start a new line or
+    # fake another pair: anything but plain printable text is written as a JSON string.
+    text = str(value)
+    return text if text.isprintable() and " " not in text and "=" not in text else json.dumps(text)
 
 
 def logging_config(log_format: LogFormat, *, access_log: bool) -> dict[str, Any]:

@@ -239,3 +239,5 @@ def test_text_lines_end_with_the_fields() -> None:
     assert re.fullmatch(
         r"\S+ \S+ INFO otpgate.test: request status=401 request_id=rid-2 client=192.0.2.9", line
     ), line
+    forged = logs.TextFormatter().format(_record("request", user="x\nINFO fake line a=b"))
+    assert forged.endswith(' user="x\\nINFO fake line a=b"') and "\n" not in forged

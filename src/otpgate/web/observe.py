@@ -67,14 +67,14 @@ class ObserveMiddleware:
             if self.metrics is not None:
                 self.metrics.observe_request(scope["method"], route, status, seconds)
             if access_log.isEnabledFor(logging.INFO):
-                self._log(scope, info, route, status, seconds)
+                self._log(scope, route, status, seconds)
             logs.end_request(token)
 
     def _client(self, scope: Scope) -> str:
         return client_info(HTTPConnection(scope), self.trust_proxy_headers).addr
 
     @staticmethod
-    def _log(scope: Scope, info: logs.RequestInfo, route: str, status: int, seconds: float) -> None:
+    def _log(scope: Scope, route: str, status: int, seconds: float) -> None:
         username = scope.get("path_params", {}).get("username")
         if isinstance(username, str):
             logs.note_user(username[:150])
