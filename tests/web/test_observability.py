@@ -190,6 +190,26 @@ def test_metrics_need_the_token(api: ApiHarness) -> None:
             "otpgate_db_pool_connections"} <= names
 
 
+def test_unknown_methods_share_one_label(api: ApiHarness) -> None:
+    """Methods a client makes up are counted as OTHER: no series per invented method."""
+
+    def others() -> float:
+        r = api.client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(r.text)
+            for sample in family.samples
+            if sample.name == "otpgate_http_requests_total"
+            and sample.labels["method"] == "OTHER"
+        )
+
+    before = others()
+    for method in ("FOO1", "FOO2", "BREW"):
+        api.client.request(method, "/healthz")
+    r = api.client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert others() - before == 3 and "FOO1" not in r.text
+
+
 def test_without_a_token_there_is_no_metrics_endpoint(engine: Engine, tmp_path: Path) -> None:
     """Metrics are off by default: /metrics does not exist."""
     with api_harness(engine, tmp_path) as harness:

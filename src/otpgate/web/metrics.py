@@ -62,7 +62,7 @@ __all__ = ["Metrics", "install", "metrics", "router", "start_exporter"]
 log = logging.getLogger("otpgate.web.metrics")
 
 _MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"})
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -91,7 +91,7 @@ class Metrics:
             "otpgate_db_pool_connections", "Database connections of the workers' pools.",
             ["state"], multiprocess_mode="livesum",
         )
-        self._children: dict[tuple[str, ...], tuple[Counter, Histogram]] = {}
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         # Series that exist from the start at 0, so that rates and alerts work before
         # the first event of each kind.
         self._checks: dict[tuple[str, str], Counter] = {
@@ -106,12 +106,15 @@ class Metrics:
             self.mail.labels(mail_outcome)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, str(status))
+        key = (method, route, status)
         children = self._children.get(key)
         if children is None:
-            shown = method if method in _METHODS else "OTHER"
+            # Clients choose the method: unknown ones share one label and one cache entry.
+            if method not in _METHODS:
+                self.observe_request("OTHER", route, status, seconds)
+                return
             children = (
-                self.requests.labels(shown, route, key[2]),
+                self.requests.labels(method, route, str(status)),
                 self.latency.labels(route),
             )
             self._children[key] = children
