@@ -130,6 +130,8 @@ class Settings:
     smtp_timeout: int = 10
     # Audit rows older than this many days are deleted by the retention purge; 0 = never.
     audit_retention_days: int = 0
+    # Bearer token of GET /metrics; empty: no metrics are kept or served.
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def smtp_configured(self) -> bool:
@@ -196,6 +198,7 @@ class Settings:
             cookie_domain=_domain(e, "OTPGATE_COOKIE_DOMAIN"),
             sites_file=_path(e, "OTPGATE_SITES_FILE"),
             audit_retention_days=_retention_days(e, "OTPGATE_AUDIT_RETENTION_DAYS"),
+            metrics_token=_metrics_token(e),
             **_smtp(e),
         )
 
@@ -212,6 +215,15 @@ def _retention_days(env: Mapping[str, str], name: str) -> int:
             f"(new-device e-mails look back {_MIN_AUDIT_RETENTION_DAYS} days), got {days}"
         )
     return days
+
+
+def _metrics_token(env: Mapping[str, str]) -> str:
+    token = _str(env, "OTPGATE_METRICS_TOKEN", "")
+    if token and (len(token) < 16 or not token.isascii() or not token.isprintable()):
+        raise ConfigError(
+            "OTPGATE_METRICS_TOKEN must be at least 16 printable ASCII characters"
+        )
+    return token
 
 
 _SMTP_SECURITY = ("none", "starttls", "tls")

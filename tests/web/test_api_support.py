@@ -84,16 +84,16 @@ class ApiHarness:
 
 
 @contextmanager
-def api_harness(engine: Engine, home: Path) -> Iterator[ApiHarness]:
+def api_harness(engine: Engine, home: Path, **overrides: object) -> Iterator[ApiHarness]:
     """An API client on the portal's app (create_app) over a migrated empty database,
-    with a fixed clock."""
+    with a fixed clock; ``overrides`` change settings."""
     settings = Settings(
         home=home,
         database_url=engine.url.render_as_string(hide_password=False),
         argon2_time_cost=1,
         argon2_memory_kib=8,
         argon2_parallelism=1,
-    )
+    ).with_overrides(**overrides)
     clock = FixedClock(T0)
     ctx = Context(
         settings=settings,

@@ -54,6 +54,9 @@ def register(subparsers: Any) -> None:
                         help="checks answered at the same time (default 4)")
     daemon.add_argument("--timeout", type=_seconds, default=5.0,
                         help="seconds a client has to send its request (default 5)")
+    daemon.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus metrics (SSH code checks) on 127.0.0.1:PORT "
+                        "to a scraper sending OTPGATE_METRICS_TOKEN")
     daemon.set_defaults(handler=_run)
 
 
@@ -72,6 +75,19 @@ def _warm_up(ctx: Any) -> None:
     except Exception as exc:  # the daemon still starts; each check fails closed meanwhile
         _log(f"warning: database not reachable yet ({type(exc).__name__}); "
              "checks are refused until it is")
+
+
+def _start_exporter(ctx: Any, port: int | None) -> Any:
+    if port is None:
+        return None
+    from otpgate.web.metrics import start_exporter
+
+    try:
+        exporter = start_exporter(ctx, port)
+    except OSError as exc:
+        raise CliError(f"--metrics-port {port}: {exc.strerror or exc}", EXIT_CONFIG) from None
+    _log(f"metrics on http://127.0.0.1:{port}/metrics")
+    return exporter
 
 
 def _remove_socket(path: Path, inode: int) -> None:
@@ -99,6 +115,11 @@ def _run(args: argparse.Namespace) -> int:
         settings = Settings.from_env(values)
     except (FileRefused, ConfigError) as exc:
         raise CliError(str(exc), EXIT_CONFIG) from None
+    if args.metrics_port is not None and not (
+        settings.metrics_token and 0 < args.metrics_port < 65536
+    ):
+        raise CliError("--metrics-port needs a port (1-65535) and OTPGATE_METRICS_TOKEN",
+                       EXIT_CONFIG)
     ctx = build_context(settings)
     try:
         listener = listen(args.socket)
@@ -108,12 +129,16 @@ def _run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: stop.set())
+    exporter = None
     try:
+        exporter = _start_exporter(ctx, args.metrics_port)
         _warm_up(ctx)
         _log(f"listening on {args.socket} with {args.workers} workers")
         PamDaemon(listener, ctx, user_map=args.map, workers=args.workers,
                   read_timeout=args.timeout, log=_log).serve(stop)
     finally:
+        if exporter is not None:
+            exporter.shutdown()
         listener.close()
         _remove_socket(args.socket, ours)
         ctx.session_factory.kw["bind"].dispose()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from otpgate.cli import _observability
 from otpgate.cli._errors import EXIT_CONFIG, CliError
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--certfile", type=Path,
                        help="serve HTTPS with this certificate (PEM, with its chain)")
     serve.add_argument("--keyfile", type=Path, help="the certificate's private key (PEM)")
+    _observability.add_arguments(serve)
     serve.set_defaults(handler=_serve)
 
 
@@ -112,14 +113,16 @@ def _print_setup_link(ctx: Context, url: str) -> None:
     )
 
 
-def _uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
+def _uvicorn_options(args: argparse.Namespace, log_config: dict[str, Any]) -> dict[str, Any]:
     from otpgate.cli._lifecycle import GRACEFUL_SHUTDOWN_SECONDS
     from otpgate.cli._tls import tls_options
 
     # loop/http "auto" already pick uvloop and httptools when they are installed.
+    # The access lines come from otpgate.access (see otpgate.logs), not uvicorn's.
     return {
         "proxy_headers": False,
-        "access_log": bool(args.access_log),
+        "access_log": False,
+        "log_config": log_config,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         **tls_options(args.certfile, args.keyfile),
     }
@@ -136,12 +139,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise CliError("--port must be between 1 and 65535")
     if args.workers < 1:
         raise CliError("--workers must be at least 1")
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    options = _uvicorn_options(args)
     settings = read_settings()
+    log_config = _observability.prepare(settings, args)
+    options = _uvicorn_options(args, log_config)
     ctx = _prepare(settings, args.migrate)
     url = _public_url(settings, args.host, args.port, "https" if "ssl_certfile" in options
                       else "http")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from otpgate.service import throttle
+from otpgate.service import telemetry, throttle
 from otpgate.service._tx import connection_of_work
 from otpgate.service.audit import AuditKind, quiet_row, record
 from otpgate.service.errors import (
@@ -112,6 +112,7 @@ def check_code(
         session.expire_all()  # rows changed by Core statements: reload what is used next
 
 
+@telemetry.counted_check
 def _check(  # noqa: PLR0917
     conn: Connection,
     ctx: Context,

@@ -22,6 +22,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
+from otpgate.service import telemetry
 from otpgate.service._periodic import PeriodicWorker
 from otpgate.service._tx import unit_of_work
 from otpgate.service.audit import AuditKind, record
@@ -40,6 +41,7 @@ __all__ = [
     "MailWorker",
     "SendReport",
     "backoff",
+    "outbox_counts",
     "send_pending",
     "send_test",
 ]
@@ -143,7 +145,9 @@ def _deliver(settings: Settings, batch: list[_Outgoing]) -> dict[int, BaseExcept
     return outcome
 
 
-def _settle(ctx: Context, origin: Origin, m: _Outgoing, error: BaseException | None) -> str:
+def _settle(
+    ctx: Context, origin: Origin, m: _Outgoing, error: BaseException | None
+) -> telemetry.MailOutcome:
     """Record one outcome: "sent", "retrying" or "dead" (or "lost" if the claim went stale)."""
     now = ctx.now_dt()
     with unit_of_work(ctx) as session:
@@ -184,8 +188,17 @@ def send_pending(ctx: Context, origin: Origin, *, limit: int = 20) -> SendReport
         error = outcome[m.id]
         if error is not None:
             log.warning("mail %d to user %s failed: %s", m.id, m.user_id, _describe(error))
-        counts[_settle(ctx, origin, m, error)] += 1
+        settled = _settle(ctx, origin, m, error)
+        telemetry.mail_settled(settled)
+        counts[settled] += 1
     return SendReport(counts["sent"], counts["retrying"], counts["dead"])
+
+
+def outbox_counts(ctx: Context) -> dict[str, int]:
+    """How many messages of the outbox are queued, being sent, sent and given up."""
+    with unit_of_work(ctx) as session:
+        counts = repo.count_mail_by_status(session)
+    return {status: counts.get(status, 0) for status in ("queued", "sending", "sent", "dead")}
 
 
 def send_test(ctx: Context, address: str, *, locale: str = "en") -> None:

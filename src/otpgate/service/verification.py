@@ -35,7 +35,7 @@ from otpgate.otp.errors import MalformedCode, OtpError
 from otpgate.otp.hotp import Hotp
 from otpgate.otp.totp import Totp
 from otpgate.security.errors import DecryptionFailed
-from otpgate.service import throttle
+from otpgate.service import telemetry, throttle
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import (
     CodeRejected,
@@ -155,6 +155,8 @@ def note_failure(
     for attempt in attempts:
         until = throttle.fail_attempt(session, attempt, now_dt)
         if until is not None:
+            scope = "address" if attempt.scope.count("|") > 1 else "account"
+            telemetry.locked_out(method, scope)
             record(
                 session,
                 ctx,
@@ -162,7 +164,7 @@ def note_failure(
                 AuditKind.LOGIN_LOCKED,
                 subject=user,
                 detail={
-                    "scope": "address" if attempt.scope.count("|") > 1 else "account",
+                    "scope": scope,
                     "step": method,
                     "failures": attempt.failures,
                     "until": until.isoformat(),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from otpgate.store._common import insert_row, rowcount
@@ -23,6 +23,7 @@ from otpgate.store.models import AuditEvent, OutboxMail
 __all__ = [
     "audit_sightings",
     "claim_mail",
+    "count_mail_by_status",
     "enqueue_mail",
     "list_mail",
     "mark_mail_failed",
@@ -191,3 +192,9 @@ def audit_sightings(
     if user_agent is not None:
         query = query.where(AuditEvent.user_agent == user_agent)
     return list(s.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+def count_mail_by_status(s: Session) -> dict[str, int]:
+    """The number of messages in each status (statuses with none are absent)."""
+    rows = s.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status))
+    return {status: int(count) for status, count in rows}

@@ -32,6 +32,7 @@ from otpgate.web import api_docs, api_factors
 from otpgate.web.api_auth import ApiCaller, require_scope
 from otpgate.web.api_errors import ApiRoute
 from otpgate.web.api_models import (
+    ROW_ID_MAX,
     AuditEvent,
     AuditPage,
     Authenticator,
@@ -157,7 +158,9 @@ def start_enrolment(
 )
 def confirm_enrolment(
     username: Username,
-    credential_id: Annotated[int, Path(description="The `credential_id` from the start.")],
+    credential_id: Annotated[
+        int, Path(ge=1, le=ROW_ID_MAX, description="The `credential_id` from the start.")
+    ],
     body: ConfirmRequest,
     caller: EnrolCaller,
     response: Response,

@@ -147,15 +147,34 @@ def error_response(exc: Exception, *, now: float | None = None) -> JSONResponse:
         return _json(400, error, message)
     if isinstance(exc, se.ServiceError):
         return _service_error(exc, now)
+    if isinstance(exc, store_errors.StoreError):
+        return _store_error(exc)
+    if isinstance(exc, StarletteHTTPException):
+        return _json(exc.status_code, _http_error_code(exc.status_code), _one_line(exc.detail),
+                     headers=exc.headers)
+    return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> JSONResponse:
+    _log.exception("unexpected error in the API", exc_info=exc)
+    return _json(500, "internal_error", "Internal error; the operator can find it in the logs.")
+
+
+def _store_error(exc: store_errors.StoreError) -> JSONResponse:
     if isinstance(exc, store_errors.DatabaseUnavailable):
         _log.warning("database unavailable: %s", exc)
         return _json(503, "unavailable", "The service is unavailable; try again later.",
                      headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)})
-    if isinstance(exc, StarletteHTTPException):
-        return _json(exc.status_code, _http_error_code(exc.status_code), _one_line(exc.detail),
-                     headers=exc.headers)
-    _log.exception("unexpected error in the API", exc_info=exc)
-    return _json(500, "internal_error", "Internal error; the operator can find it in the logs.")
+    # A value the database refused (an id past its column's range, say) is the caller's
+    # fault, not a crash; the store's message names the column, never the value.
+    for cls, status, error, message in (
+        (store_errors.InvalidValue, 400, "invalid_input", "A value is out of range."),
+        (store_errors.Conflict, 409, "conflict", "The request conflicts with stored data."),
+        (store_errors.NotFound, 404, "not_found", "Not found."),
+    ):
+        if isinstance(exc, cls):
+            return _json(status, error, message)
+    return _internal_error(exc)
 
 
 def _http_error_code(status: int) -> str:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from otpgate.service import bypass, resync, users
 from otpgate.web.api_auth import ApiCaller, require_scope
 from otpgate.web.api_errors import ApiRoute
-from otpgate.web.api_models import ErrorBody, VerifyResult
+from otpgate.web.api_models import ROW_ID_MAX, ErrorBody, VerifyResult
 
 __all__ = ["BypassRequest", "BypassResult", "ResyncRequest", "v1"]
 
@@ -34,7 +34,10 @@ class ResyncRequest(_Strict):
         max_length=64, description="The code right after it (one more press).", examples=["287082"]
     )
     credential_id: int | None = Field(
-        default=None, description="Only this authenticator (default: every HOTP one)."
+        default=None,
+        ge=1,
+        le=ROW_ID_MAX,
+        description="Only this authenticator (default: every HOTP one).",
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from otpgate.service.views import AuditView, CredentialView, PendingEnrolment, SecondFactor
 
 __all__ = [
+    "ROW_ID_MAX",
     "AuditEvent",
     "AuditPage",
     "Authenticator",
@@ -33,6 +34,8 @@ __all__ = [
 # applies the real rules (exact digit count, password strength, username format).
 _USERNAME = Field(min_length=1, max_length=150, examples=["alice"])
 _CODE_MAX = 64
+#: The largest row id: ids are 32-bit integers on PostgreSQL, so a larger one names nothing.
+ROW_ID_MAX = 2**31 - 1
 
 
 class _Strict(BaseModel):

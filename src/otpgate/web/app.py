@@ -26,7 +26,7 @@ from otpgate.config import Settings
 from otpgate.service.context import Context, Origin, build_context
 from otpgate.service.errors import ServiceError
 from otpgate.store.errors import StoreError
-from otpgate.web import forward_auth, i18n
+from otpgate.web import forward_auth, i18n, observe
 from otpgate.web.deps import locale_for
 from otpgate.web.errors import Problem, Redirect, WebError, describe
 from otpgate.web.headers import SecurityHeadersMiddleware
@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     forward_auth.install(app)
     app.add_middleware(SessionMiddleware, ctx=ctx)
     app.add_middleware(SecurityHeadersMiddleware)
+    observe.install(app, ctx)  # last: health, metrics, and the outermost middleware
     return app
 
 
