@@ -82,7 +82,7 @@ class VerifyRequest(_Strict):
 class VerifyResult(BaseModel):
     ok: Literal[True] = True
     username: str
-    method: Literal["totp", "hotp", "recovery", "device", "bypass"] = Field(
+    method: Literal["totp", "hotp", "recovery", "device", "bypass", "passkey"] = Field(
         description="What was accepted."
     )
     credential_id: int | None = Field(description="The authenticator that matched, if any.")
