@@ -55,6 +55,7 @@ __all__ = [
     "removal_options",
     "remove_passkey",
     "rename_passkey",
+    "require_step_up",
 ]
 
 # WebAuthn allows up to 64; 32 random bytes can never collide in practice.
@@ -64,6 +65,13 @@ USER_HANDLE_BYTES = 32
 def _require_passkeys(ctx: Context) -> None:
     if not ctx.settings.passkeys.enabled:
         raise PasskeyRejected(PasskeyReason.NOT_ALLOWED)
+
+
+def require_step_up(ctx: Context, step_up_at: datetime | None) -> None:
+    """:class:`StepUpRequired` unless the password was confirmed lately (adding a passkey
+    needs it, as adding an authenticator does)."""
+    _require_passkeys(ctx)
+    require_fresh_step_up(ctx, step_up_at)
 
 
 def _user_handle(session: Session, ctx: Context, user: User) -> bytes:
