@@ -78,9 +78,9 @@ def _verify(  # noqa: PLR0917
     response: object,
     challenge: bytes | None,
 ) -> tuple[User, WebAuthnCredential]:
-    assertion = wa.parse_assertion(response)
     if challenge is None:
         raise PasskeyRejected(PasskeyReason.EXPIRED)
+    assertion = wa.parse_assertion(response)
     key = repo.find_passkey(session, assertion.credential_id)
     if key is None or (ask.allowed is not None and key.id not in ask.allowed):
         raise PasskeyRejected(PasskeyReason.UNKNOWN)
