@@ -306,3 +306,25 @@ def test_a_public_key_moved_to_another_user_does_not_open(
         with pytest.raises(DecryptionFailed):
             pk.keyring.open(row.key_id, row.public_key_sealed,
                             context=key_context(bob.id, row.credential_id))
+
+
+def test_key_rotation_reseals_passkey_public_keys(
+    pk: Context, cli: Origin, make_user: MakeUser
+) -> None:
+    """``keys rotate`` moves passkeys to the new primary key too; they still open for
+    their owner, so the old key can go."""
+    from otpgate.security.secretbox import KeyRing
+    from otpgate.service import keys
+
+    from .conftest import TEST_KEY, TEST_KEY_ID
+
+    user = make_user("ann")
+    key = _stored_key(pk, user.id)
+    rotated = replace(pk, keyring=KeyRing([("k2", bytes(32)), (TEST_KEY_ID, TEST_KEY)]))
+    assert keys.rotate_keys(rotated, cli) == 1
+    only_new = KeyRing([("k2", bytes(32))])
+    with transaction(pk.session_factory) as s:
+        row = repo.get_passkey(s, key)
+        assert row is not None and row.key_id == "k2"
+        assert only_new.open("k2", row.public_key_sealed,
+                             context=key_context(user.id, row.credential_id)) == b"cose-key"
