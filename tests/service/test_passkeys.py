@@ -34,6 +34,7 @@ from otpgate.store import repositories as repo
 from otpgate.store.db import transaction
 from otpgate.store.models import WebAuthnUser
 
+from .passkey_support import stored_passkey
 from .twofa import clock_of, enrol
 
 MakeUser = Callable[..., UserView]
@@ -48,19 +49,6 @@ def pk(ctx: Context) -> Context:
 
 def _session(ctx: Context, web: Origin) -> str:
     return web_sessions.start_session(ctx, web)[1].id_hash
-
-
-def _stored_key(ctx: Context, user_id: int, name: str = "Laptop", count: int = 5) -> int:
-    """A passkey row as registration leaves it (public key sealed for its owner)."""
-    credential_id = b"cred-%d-%s" % (user_id, name.encode())
-    key_id, sealed = ctx.keyring.seal(b"cose-key", context=key_context(user_id, credential_id))
-    with transaction(ctx.session_factory) as s:
-        row = repo.add_passkey(
-            s, user_id=user_id, credential_id=credential_id, public_key_sealed=sealed,
-            key_id=key_id, sign_count=count, transports="internal", aaguid="", name=name,
-            backup_eligible=False, backed_up=False, created_at=ctx.now_dt(),
-        )
-        return row.id
 
 
 def _kinds(ctx: Context) -> list[str]:
@@ -138,7 +126,7 @@ def test_a_challenge_belongs_to_its_session_purpose_and_time(
 ) -> None:
     """Another session, another purpose, or a challenge older than the timeout: EXPIRED."""
     user = make_user("ann")
-    _stored_key(pk, user.id)
+    stored_passkey(pk, user.id)
     mine, other = _session(pk, web), _session(pk, web)
     passkeys.registration_options(pk, user.id, mine, step_up_at=pk.now_dt())
     with pytest.raises(PasskeyRejected) as refused:
@@ -165,7 +153,7 @@ def test_second_step_options_list_the_users_keys(
     with pytest.raises(PasskeyRejected) as refused:
         passkey_login.second_step_options(pk, user.id, sid)
     assert refused.value.reason is PasskeyReason.UNKNOWN
-    _stored_key(pk, user.id)
+    stored_passkey(pk, user.id)
     options = json.loads(passkey_login.second_step_options(pk, user.id, sid))
     assert [c["transports"] for c in options["allowCredentials"]] == [["internal"]]
     assert options["rpId"] == "localhost"
@@ -198,7 +186,7 @@ def test_a_passkey_turns_2fa_on_and_counts_for_the_policy(
 ) -> None:
     """A user whose only second factor is a passkey has 2FA on."""
     user = make_user("ann")
-    _stored_key(pk, user.id)
+    stored_passkey(pk, user.id)
     from otpgate.service import users
 
     assert users.get_user(pk, user.id).has_2fa
@@ -207,7 +195,7 @@ def test_a_passkey_turns_2fa_on_and_counts_for_the_policy(
 def test_rename_a_passkey(pk: Context, web: Origin, make_user: MakeUser) -> None:
     """A new name is stored and audited; an empty name or another user's key is refused."""
     ann, bob = make_user("ann"), make_user("bob")
-    key = _stored_key(pk, ann.id)
+    key = stored_passkey(pk, ann.id)
     view = passkeys.rename_passkey(pk, web, ann.id, key, "  Office   key ")
     assert view.name == "Office key" and view.kind == "security_key"
     with pytest.raises(InvalidInput):
@@ -223,7 +211,7 @@ def test_removing_a_passkey_needs_another_factor(
 ) -> None:
     """With an authenticator too: a step-up and a code from it; a wrong code keeps the key."""
     user = make_user("ann")
-    key = _stored_key(pk, user.id)
+    key = stored_passkey(pk, user.id)
     phone = enrol(pk, web, user.id)
     sid = _session(pk, web)
     with pytest.raises(StepUpRequired):
@@ -246,7 +234,7 @@ def test_the_last_factor_goes_only_with_the_password_and_the_key(
     """The only passkey of an account without authenticators: LastAuthenticator without the
     password and the key's answer; a bad answer keeps it."""
     user = make_user("ann")
-    key = _stored_key(pk, user.id)
+    key = stored_passkey(pk, user.id)
     sid = _session(pk, web)
     with pytest.raises(LastAuthenticator):
         passkeys.remove_passkey(pk, web, user.id, sid, key, step_up_at=pk.now_dt(),
@@ -262,8 +250,8 @@ def test_the_last_factor_goes_only_with_the_password_and_the_key(
 def test_sign_count_guard(pk: Context, make_user: MakeUser) -> None:
     """The counter only grows (0 after 0 is a key without a counter); one UPDATE decides."""
     user = make_user("ann")
-    key = _stored_key(pk, user.id, count=5)
-    zero = _stored_key(pk, user.id, name="Synced", count=0)
+    key = stored_passkey(pk, user.id, count=5)
+    zero = stored_passkey(pk, user.id, name="Synced", count=0)
     now = pk.now_dt()
     with transaction(pk.session_factory) as s:
         assert repo.advance_sign_count(s, key, 6, now=now, backed_up=False)
@@ -280,8 +268,8 @@ def test_reset_and_switch_off_remove_passkeys(
 ) -> None:
     """An admin reset removes the user's passkeys and says how many in the audit row."""
     user = make_user("ann")
-    _stored_key(pk, user.id)
-    _stored_key(pk, user.id, name="Phone")
+    stored_passkey(pk, user.id)
+    stored_passkey(pk, user.id, name="Phone")
     admin.reset_2fa(pk, cli, None, user.id, "Checked the passport at the desk.")
     assert passkeys.list_passkeys(pk, user.id) == []
     [reset] = audit.query_audit(pk, kind="2fa.reset")
@@ -293,7 +281,7 @@ def test_a_public_key_moved_to_another_user_does_not_open(
 ) -> None:
     """The sealed public key is bound to its owner and credential id."""
     ann, bob = make_user("ann"), make_user("bob")
-    key = _stored_key(pk, ann.id)
+    key = stored_passkey(pk, ann.id)
     with transaction(pk.session_factory) as s:
         row = repo.get_passkey(s, key)
         assert row is not None
@@ -319,7 +307,7 @@ def test_key_rotation_reseals_passkey_public_keys(
     from .conftest import TEST_KEY, TEST_KEY_ID
 
     user = make_user("ann")
-    key = _stored_key(pk, user.id)
+    key = stored_passkey(pk, user.id)
     rotated = replace(pk, keyring=KeyRing([("k2", bytes(32)), (TEST_KEY_ID, TEST_KEY)]))
     assert keys.rotate_keys(rotated, cli) == 1
     only_new = KeyRing([("k2", bytes(32))])
