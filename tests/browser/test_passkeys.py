@@ -270,3 +270,57 @@ def test_removed_passkey_no_longer_signs_in(story: Story) -> None:
     # No account is named by a key the portal does not know: the row has no subject.
     failed = audit_rows(story.home, None, "login.passkey_failed")[0]
     assert failed["detail"]["reason"] == "unknown" and failed["subject"] == ""
+
+
+def _register(page: Page, name: str) -> None:
+    """Security → Add a passkey, from a full session (password re-check if asked)."""
+    page.goto("/security")
+    page.locator("#add-passkey").click()
+    step_up_if_asked(page)
+    page.get_by_label("Passkey name").fill(name)
+    page.get_by_role("button", name="Create the passkey").click()
+
+
+def test_a_passkey_is_removed_with_another_passkey_and_the_last_with_the_password(
+    passkey_portal: tuple[Portal, Path],
+) -> None:
+    """A second account with two passkeys and no authenticator app: one goes with the
+    other's signature; the last one goes with the password and its own signature, which
+    turns 2FA off."""
+    portal, home = passkey_portal
+    otpgate_cli(home, "user", "add", "quinn", "--password-stdin", stdin=PASSWORD + "\n")
+    with portal.context() as context:
+        page = context.new_page()
+        key = VirtualAuthenticator.attach(context, page)
+        log_in(page, "quinn")
+        _register(page, "Desk key")
+        expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+        # One authenticator holds both keys: hide the first while the second is created
+        # (the browser would refuse to create a second key where the first is), then put
+        # it back as a non-discoverable key (one discoverable key per account and site).
+        [desk] = key.credentials()
+        key.remove(desk)
+        _register(page, "Pocket key")
+        expect(page.locator("#notice")).to_have_text("The passkey was added.")
+        key.add(desk, isResidentCredential=False)
+        rows = page.locator("#passkeys tbody tr")
+        expect(rows).to_have_count(2)
+        desk_row = rows.filter(has_text="Desk key").get_attribute("id")
+        assert desk_row is not None
+        page.locator(f"#remove-{desk_row}").click()
+        expect(page.locator("#passkey-remove-code")).to_have_count(0)
+        page.get_by_role("button", name="Confirm with another passkey and remove").click()
+        expect(page.locator("#notice")).to_have_text("The passkey was removed.")
+        expect(page.locator("#passkeys tbody tr")).to_have_count(1)
+        expect(page.locator("#passkeys")).to_contain_text("Pocket key")
+        [removed] = audit_rows(home, "quinn", "passkey.removed")
+        assert removed["detail"]["name"] == "Desk key"
+
+        page.locator("#passkeys tbody tr a", has_text="Remove").click()
+        expect(page.locator("#passkey-last")).to_be_visible()
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Remove with this passkey").click()
+        expect(page.locator("#notice")).to_have_text("The passkey was removed.")
+        expect(page.locator("#twofa-status")).to_contain_text("Off")
+        [off] = audit_rows(home, "quinn", "2fa.disabled")
+        assert off["detail"]["passkeys"] == 1 and off["detail"]["via"] == "remove_last_passkey"
