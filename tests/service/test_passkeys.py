@@ -51,10 +51,6 @@ def _session(ctx: Context, web: Origin) -> str:
     return web_sessions.start_session(ctx, web)[1].id_hash
 
 
-def _kinds(ctx: Context) -> list[str]:
-    return [e.kind for e in audit.query_audit(ctx, limit=1000)]
-
-
 def test_passkeys_are_refused_while_the_portal_address_does_not_allow_them(
     ctx: Context, web: Origin, make_user: MakeUser
 ) -> None:
@@ -225,7 +221,8 @@ def test_removing_a_passkey_needs_another_factor(
     passkeys.remove_passkey(pk, web, user.id, sid, key, step_up_at=pk.now_dt(),
                             code=phone.code(pk))
     assert passkeys.list_passkeys(pk, user.id) == []
-    assert "passkey.removed" in _kinds(pk)
+    [removed] = audit.query_audit(pk, kind="passkey.removed")
+    assert removed.detail == {"passkey_id": key, "name": "Laptop"}
 
 
 def test_the_last_factor_goes_only_with_the_password_and_the_key(
@@ -316,3 +313,20 @@ def test_key_rotation_reseals_passkey_public_keys(
         assert row is not None and row.key_id == "k2"
         assert only_new.open("k2", row.public_key_sealed,
                              context=key_context(user.id, row.credential_id)) == b"cose-key"
+
+
+def test_forward_auth_and_the_policy_take_a_passkey_as_the_second_factor(
+    pk: Context, web: Origin, cli: Origin, make_user: MakeUser
+) -> None:
+    """A full session of a passkey-only user passes a site that requires 2FA, and the
+    "2FA for everyone" policy does not send them to enrol."""
+    from otpgate.service import login, site_access
+
+    user = make_user("ann")
+    stored_passkey(pk, user.id)
+    admin.set_policy(pk, cli, None, require_all=True, require_admins=True, issuer="otpgate")
+    step = login.check_password(pk, web, "ann", "correct horse battery")
+    assert step.needs_second_factor and not step.must_enrol
+    token, _ = web_sessions.rotate_session(pk, web, None, level="full", user_id=user.id)
+    identity = site_access.session_identity(pk, token, require_2fa=True)
+    assert identity is not None and identity.user.username == "ann"
