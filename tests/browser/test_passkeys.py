@@ -110,7 +110,8 @@ def test_register_a_passkey_after_the_password_recheck(story: Story) -> None:
     expect(row).to_contain_text("Work laptop")
     expect(row).to_contain_text("Security key")
     expect(row).to_contain_text("This device only")
-    expect(page.locator("#twofa-status")).to_contain_text("On")
+    expect(page.locator("#twofa-status")).to_contain_text("Your passkey is asked at each login.")
+    expect(page.locator("#codes-left")).to_have_text("10 recovery codes left.")
     shot(page, "passkey-01-security")
     [added] = audit_rows(story.home, USER, "passkey.added")
     assert added["detail"]["name"] == "Work laptop"

@@ -35,18 +35,20 @@ def _security(page: Page, status: int = 200, error: str | None = None) -> HTMLRe
     user = page.user
     assert user is not None
     creds = enrolment.list_credentials(page.ctx, user_id)
+    keys = factors.passkey_section(page)
     return page.render(
         "security.html",
         status,
         error=error,
         notice=take_flash(page),
         credentials=creds,
-        codes_left=recovery.recovery_codes_left(page.ctx, user_id) if creds else None,
+        codes_left=recovery.recovery_codes_left(page.ctx, user_id)
+        if creds or keys["passkeys"] else None,
         devices=devices.list_devices(page.ctx, user_id),
         events=audit.query_audit(page.ctx, username=user.username, limit=_EVENTS_SHOWN),
         half_period=min((c.period for c in creds), default=30) / 2,
         drifts={c.id: resync.clock_drift(c) for c in creds},
-        **factors.passkey_section(page),
+        **keys,
     )
 
 
