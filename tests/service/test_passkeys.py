@@ -330,3 +330,26 @@ def test_forward_auth_and_the_policy_take_a_passkey_as_the_second_factor(
     token, _ = web_sessions.rotate_session(pk, web, None, level="full", user_id=user.id)
     identity = site_access.session_identity(pk, token, require_2fa=True)
     assert identity is not None and identity.user.username == "ann"
+
+
+@pytest.mark.parametrize("bad_id", [True, "1", 0, -3, 2**63, None])
+def test_bad_ids_and_names_are_invalid_input_and_change_nothing(
+    pk: Context, web: Origin, make_user: MakeUser, dump: Callable[[], Dump], bad_id: object
+) -> None:
+    """A passkey id that is not a positive integer, a name that is not text, or a missing
+    web session: InvalidInput, and the database stays as it was."""
+    user = make_user("ann")
+    stored_passkey(pk, user.id)
+    before = dump()
+    with pytest.raises(InvalidInput):
+        passkeys.rename_passkey(pk, web, user.id, bad_id, "New")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        passkeys.removal_options(pk, user.id, "sid", bad_id,  # type: ignore[arg-type]
+                                 step_up_at=pk.now_dt())
+    if not isinstance(bad_id, str):  # any text is a name, or the id of an unknown session
+        with pytest.raises(InvalidInput):
+            passkeys.register_passkey(pk, web, user.id, "sid", "{}", bad_id,
+                                      step_up_at=pk.now_dt())
+        with pytest.raises(InvalidInput):
+            passkey_login.second_step_options(pk, user.id, bad_id)  # type: ignore[arg-type]
+    assert dump() == before
