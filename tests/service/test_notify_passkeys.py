@@ -9,7 +9,7 @@ import pytest
 
 from otpgate.config import Settings
 from otpgate.relying_party import RelyingParty
-from otpgate.service import passkeys, web_sessions
+from otpgate.service import passkey_removal, web_sessions
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.context import Context, Origin
 from otpgate.service.views import UserView
@@ -48,7 +48,7 @@ def test_removing_a_passkey_is_mailed(
     key = stored_passkey(ctx, user.id, name="Work laptop")
     phone = enrol(ctx, web, user.id)
     sid = web_sessions.start_session(ctx, web)[1].id_hash
-    passkeys.remove_passkey(ctx, web, user.id, sid, key, step_up_at=ctx.now_dt(),
+    passkey_removal.remove_passkey(ctx, web, user.id, sid, key, step_up_at=ctx.now_dt(),
                             code=phone.code(ctx))
     send_all(ctx)
     last = sink.received[-1]

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from db_support import Dump
 from otpgate.relying_party import RelyingParty
-from otpgate.service import admin, audit, passkey_login, passkeys, web_sessions
+from otpgate.service import admin, audit, passkey_login, passkey_removal, passkeys, web_sessions
 from otpgate.service._passkey_check import key_context
 from otpgate.service._webauthn import TIMEOUT_SECONDS
 from otpgate.service.context import Context, Origin
@@ -211,14 +211,15 @@ def test_removing_a_passkey_needs_another_factor(
     phone = enrol(pk, web, user.id)
     sid = _session(pk, web)
     with pytest.raises(StepUpRequired):
-        passkeys.remove_passkey(pk, web, user.id, sid, key, step_up_at=None, code=phone.code(pk))
+        passkey_removal.remove_passkey(pk, web, user.id, sid, key, step_up_at=None,
+                                       code=phone.code(pk))
     with pytest.raises(InvalidInput):
-        passkeys.remove_passkey(pk, web, user.id, sid, key, step_up_at=pk.now_dt())
+        passkey_removal.remove_passkey(pk, web, user.id, sid, key, step_up_at=pk.now_dt())
     with pytest.raises(CodeRejected):
-        passkeys.remove_passkey(pk, web, user.id, sid, key, step_up_at=pk.now_dt(),
+        passkey_removal.remove_passkey(pk, web, user.id, sid, key, step_up_at=pk.now_dt(),
                                 code="000000" if phone.code(pk) != "000000" else "111111")
     assert len(passkeys.list_passkeys(pk, user.id)) == 1
-    passkeys.remove_passkey(pk, web, user.id, sid, key, step_up_at=pk.now_dt(),
+    passkey_removal.remove_passkey(pk, web, user.id, sid, key, step_up_at=pk.now_dt(),
                             code=phone.code(pk))
     assert passkeys.list_passkeys(pk, user.id) == []
     [removed] = audit.query_audit(pk, kind="passkey.removed")
@@ -234,12 +235,12 @@ def test_the_last_factor_goes_only_with_the_password_and_the_key(
     key = stored_passkey(pk, user.id)
     sid = _session(pk, web)
     with pytest.raises(LastAuthenticator):
-        passkeys.remove_passkey(pk, web, user.id, sid, key, step_up_at=pk.now_dt(),
+        passkey_removal.remove_passkey(pk, web, user.id, sid, key, step_up_at=pk.now_dt(),
                                 code="123456")
-    options = json.loads(passkeys.removal_options(pk, user.id, sid, key, step_up_at=None))
+    options = json.loads(passkey_removal.removal_options(pk, user.id, sid, key, step_up_at=None))
     assert len(options["allowCredentials"]) == 1
     with pytest.raises(PasskeyRejected):
-        passkeys.remove_passkey(pk, web, user.id, sid, key, step_up_at=None,
+        passkey_removal.remove_passkey(pk, web, user.id, sid, key, step_up_at=None,
                                 password="correct horse battery", response='{"id": "x"}')
     assert len(passkeys.list_passkeys(pk, user.id)) == 1
 
@@ -344,7 +345,7 @@ def test_bad_ids_and_names_are_invalid_input_and_change_nothing(
     with pytest.raises(InvalidInput):
         passkeys.rename_passkey(pk, web, user.id, bad_id, "New")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput):
-        passkeys.removal_options(pk, user.id, "sid", bad_id,  # type: ignore[arg-type]
+        passkey_removal.removal_options(pk, user.id, "sid", bad_id,  # type: ignore[arg-type]
                                  step_up_at=pk.now_dt())
     if not isinstance(bad_id, str):  # any text is a name, or the id of an unknown session
         with pytest.raises(InvalidInput):

@@ -23,6 +23,7 @@ from otpgate.service._tx import load_active_user, unit_of_work
 from otpgate.service.admin import read_policy
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import PasskeyReason, PasskeyRejected
+from otpgate.service.passkeys import require_passkeys
 from otpgate.service.views import SecondFactor, UserView
 from otpgate.store import repositories as repo
 from otpgate.store.models import User, WebAuthnCredential
@@ -48,11 +49,6 @@ class PasskeySignIn:
     factor: SecondFactor
 
 
-def _require_passkeys(ctx: Context) -> None:
-    if not ctx.settings.passkeys.enabled:
-        raise PasskeyRejected(PasskeyReason.NOT_ALLOWED)
-
-
 def passwordless_allowed(ctx: Context) -> bool:
     """True when passkeys are set up and the policy lets them sign in without a password."""
     if not ctx.settings.passkeys.enabled:
@@ -66,7 +62,7 @@ def second_step_options(ctx: Context, user_id: int, session_id: str) -> str:
 
     :class:`PasskeyRejected` (``UNKNOWN``) when the user has none.
     """
-    _require_passkeys(ctx)
+    require_passkeys(ctx)
     with unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
         keys = repo.passkeys_of(session, user.id)
@@ -111,7 +107,7 @@ def verify_passkey(
     Raises :class:`PasskeyRejected` (``INVALID``, ``UNKNOWN``, ``CLONED``, ``EXPIRED``),
     :class:`AccountDisabled`, :class:`NotFound`, :class:`KeyUnavailable`.
     """
-    _require_passkeys(ctx)
+    require_passkeys(ctx)
     with unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
         ask = Ask(purpose="second_step", user=user)
@@ -127,7 +123,7 @@ def passwordless_options(ctx: Context, session_id: str) -> str:
 
     :class:`PasskeyRejected` (``NOT_ALLOWED``) unless the policy allows it.
     """
-    _require_passkeys(ctx)
+    require_passkeys(ctx)
     with unit_of_work(ctx) as session:
         if not read_policy(session, ctx).passwordless:
             raise PasskeyRejected(PasskeyReason.NOT_ALLOWED)
@@ -144,7 +140,7 @@ def passkey_sign_in(
     Raises what :func:`verify_passkey` raises, and ``NOT_ALLOWED`` when the policy does
     not allow it (checked again: it may have changed since the options).
     """
-    _require_passkeys(ctx)
+    require_passkeys(ctx)
     with unit_of_work(ctx) as session:
         allowed = read_policy(session, ctx).passwordless
         ask = Ask(purpose="passwordless", user=None, verify_user=True)

@@ -1,10 +1,9 @@
 """Passkeys and security keys (WebAuthn) as second factors, beside TOTP/HOTP authenticators.
 
 The same rules as authenticators: adding one needs a fresh step-up (the password asked
-again); each is named, listed, renamed and removed one by one; removing one needs proof
-of another factor (a code from an authenticator, or another passkey), and the last
-factor goes only with the password and that passkey, which turns 2FA off. A first passkey
-turns 2FA on and issues recovery codes. Every change is audited (and mailed).
+again); each is named, listed, renamed, and removed one by one
+(:mod:`otpgate.service.passkey_removal`). A first passkey turns 2FA on and issues recovery
+codes. Every change is audited (and mailed).
 
 Public keys are stored sealed like OTP secrets and bound to their owner; the WebAuthn
 user handle is random per user, never the username. Challenges live in the web session
@@ -20,23 +19,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from otpgate.service import _webauthn as wa
-from otpgate.service._code_check import check_code
 from otpgate.service._convert import has_active_credential, passkey_view
 from otpgate.service._passkey_challenge import put_challenge, take_challenge
-from otpgate.service._passkey_check import Ask, check_assertion, key_context, known_keys
-from otpgate.service._password import check_password_of, password_text
+from otpgate.service._passkey_check import key_context, known_keys
 from otpgate.service._stepup import require_fresh_step_up
 from otpgate.service._tx import check_id, load_active_user, unit_of_work
 from otpgate.service.audit import AuditKind, record
-from otpgate.service.authenticators import factor_name, switch_off
+from otpgate.service.authenticators import factor_name
 from otpgate.service.errors import (
-    CodeRejected,
-    InvalidInput,
-    LastAuthenticator,
     NotFound,
     PasskeyReason,
     PasskeyRejected,
-    ServiceError,
 )
 from otpgate.service.notify import issuer_of
 from otpgate.service.recovery import issue_recovery_codes
@@ -50,11 +43,11 @@ if TYPE_CHECKING:
 __all__ = [
     "USER_HANDLE_BYTES",
     "list_passkeys",
+    "own_passkey",
     "register_passkey",
     "registration_options",
-    "removal_options",
-    "remove_passkey",
     "rename_passkey",
+    "require_passkeys",
     "require_step_up",
 ]
 
@@ -62,7 +55,8 @@ __all__ = [
 USER_HANDLE_BYTES = 32
 
 
-def _require_passkeys(ctx: Context) -> None:
+def require_passkeys(ctx: Context) -> None:
+    """:class:`PasskeyRejected` (``NOT_ALLOWED``) unless the portal's address allows passkeys."""
     if not ctx.settings.passkeys.enabled:
         raise PasskeyRejected(PasskeyReason.NOT_ALLOWED)
 
@@ -70,7 +64,7 @@ def _require_passkeys(ctx: Context) -> None:
 def require_step_up(ctx: Context, step_up_at: datetime | None) -> None:
     """:class:`StepUpRequired` unless the password was confirmed lately (adding a passkey
     needs it, as adding an authenticator does)."""
-    _require_passkeys(ctx)
+    require_passkeys(ctx)
     require_fresh_step_up(ctx, step_up_at)
 
 
@@ -87,7 +81,7 @@ def registration_options(
     ctx: Context, user_id: int, session_id: str, *, step_up_at: datetime | None
 ) -> str:
     """Options (JSON) for ``navigator.credentials.create``; needs a fresh step-up."""
-    _require_passkeys(ctx)
+    require_passkeys(ctx)
     require_fresh_step_up(ctx, step_up_at)
     with unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
@@ -119,7 +113,7 @@ def register_passkey(  # noqa: PLR0917 - the adapters' contract
     :class:`StepUpRequired`, :class:`InvalidInput` (name), :class:`PasskeyRejected`
     (``INVALID``, ``EXPIRED``), :class:`Conflict` (a key registered already).
     """
-    _require_passkeys(ctx)
+    require_passkeys(ctx)
     label = factor_name(name, "passkey")
     require_fresh_step_up(ctx, step_up_at)
     failure: PasskeyRejected | None = None
@@ -182,7 +176,8 @@ def list_passkeys(ctx: Context, user_id: int) -> list[PasskeyView]:
         return [passkey_view(k) for k in repo.passkeys_of(session, user.id)]
 
 
-def _own_key(session: Session, user: User, passkey_id: object) -> WebAuthnCredential:
+def own_passkey(session: Session, user: User, passkey_id: object) -> WebAuthnCredential:
+    """The user's passkey with this id; :class:`NotFound` for another's or none."""
     key = repo.get_passkey(session, check_id(passkey_id, "passkey id"))
     if key is None or key.user_id != user.id:
         raise NotFound("No such passkey.")
@@ -196,128 +191,9 @@ def rename_passkey(
     label = factor_name(name, "passkey")
     with unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
-        key = _own_key(session, user, passkey_id)
+        key = own_passkey(session, user, passkey_id)
         old, key.name = key.name, label
         record(session, ctx, origin, AuditKind.PASSKEY_RENAMED, actor=user, subject=user,
                detail={"passkey_id": key.id, "old": old, "name": label})
         session.flush()
         return passkey_view(key)
-
-
-def _is_last(session: Session, user: User) -> bool:
-    others = repo.credentials_of(session, user.id, "active")
-    return not others and repo.count_passkeys(session, user.id) == 1
-
-
-def removal_options(
-    ctx: Context, user_id: int, session_id: str, passkey_id: int, *, step_up_at: datetime | None
-) -> str:
-    """Options (JSON) to confirm a removal with a passkey: *another* one while other
-    factors stay, this very one when it is the last factor (with the password)."""
-    _require_passkeys(ctx)
-    with unit_of_work(ctx) as session:
-        user = load_active_user(session, user_id)
-        key = _own_key(session, user, passkey_id)
-        last = _is_last(session, user)
-        if not last:
-            require_fresh_step_up(ctx, step_up_at)
-        keys = repo.passkeys_of(session, user.id)
-        allowed = [key] if last else [k for k in keys if k.id != key.id]
-        if not allowed:
-            raise PasskeyRejected(PasskeyReason.UNKNOWN)
-        options, challenge = wa.assertion_options(
-            ctx.settings.passkeys, known_keys(allowed), verify_user=False
-        )
-        put_challenge(session, ctx, session_id, "remove", challenge, user.id, key.id)
-        return options
-
-
-def remove_passkey(
-    ctx: Context,
-    origin: Origin,
-    user_id: int,
-    session_id: str,
-    passkey_id: int,
-    *,
-    step_up_at: datetime | None,
-    code: str | None = None,
-    response: str | None = None,
-    password: str | None = None,
-) -> None:
-    """Remove one passkey.
-
-    While another factor stays: a fresh step-up and a ``code`` from an authenticator or
-    an assertion (``response``) of another passkey. The last factor: the ``password``
-    and an assertion of this passkey; it turns 2FA off. Else :class:`LastAuthenticator`.
-    """
-    secret = None if password is None else password_text(password)
-    failure: ServiceError | None = None
-    with unit_of_work(ctx) as session:
-        user = load_active_user(session, user_id)
-        key = _own_key(session, user, passkey_id)
-        if _is_last(session, user):
-            failure = _remove_last(session, ctx, origin, user, key, secret, response, session_id)
-        else:
-            require_fresh_step_up(ctx, step_up_at)
-            failure = _prove_other(session, ctx, origin, user, key, code, response, session_id)
-            if failure is None:
-                _delete(session, ctx, origin, user, key)
-    if failure is not None:
-        raise failure
-
-
-def _prove_other(  # noqa: PLR0917
-    session: Session,
-    ctx: Context,
-    origin: Origin,
-    user: User,
-    key: WebAuthnCredential,
-    code: str | None,
-    response: str | None,
-    session_id: str,
-) -> ServiceError | None:
-    if response:
-        others = [k.id for k in repo.passkeys_of(session, user.id) if k.id != key.id]
-        ask = Ask(purpose="remove", user=user, allowed=others, target=key.id)
-        outcome = check_assertion(session, ctx, origin, session_id, ask, response)
-        return outcome if isinstance(outcome, PasskeyRejected) else None
-    if not code:
-        raise InvalidInput("Confirm with a code from an authenticator or another passkey.")
-    checked = check_code(session, ctx, origin, user, code, purpose="remove_passkey")
-    return checked if isinstance(checked, CodeRejected) else None
-
-
-def _remove_last(  # noqa: PLR0917
-    session: Session,
-    ctx: Context,
-    origin: Origin,
-    user: User,
-    key: WebAuthnCredential,
-    secret: str | None,
-    response: str | None,
-    session_id: str,
-) -> ServiceError | None:
-    if secret is None or not response:
-        raise LastAuthenticator()
-    failure = check_password_of(
-        session, ctx, origin, user, secret, username=user.username, purpose="disable_2fa"
-    )
-    if failure is not None:
-        return failure
-    ask = Ask(purpose="remove", user=user, allowed=[key.id], target=key.id)
-    outcome = check_assertion(session, ctx, origin, session_id, ask, response)
-    if isinstance(outcome, PasskeyRejected):
-        return outcome
-    record(session, ctx, origin, AuditKind.PASSKEY_REMOVED, actor=user, subject=user,
-           detail={"passkey_id": key.id, "name": key.name, "last": True})
-    switch_off(session, ctx, origin, user, {"via": "remove_last_passkey", "name": key.name})
-    return None
-
-
-def _delete(
-    session: Session, ctx: Context, origin: Origin, user: User, key: WebAuthnCredential
-) -> None:
-    detail = {"passkey_id": key.id, "name": key.name}
-    repo.delete_passkey(session, user.id, key.id)
-    record(session, ctx, origin, AuditKind.PASSKEY_REMOVED, actor=user, subject=user,
-           detail=detail)

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from otpgate.service import enrolment, passkeys
+from otpgate.service import enrolment, passkey_removal, passkeys
 from otpgate.service.errors import ServiceError, StepUpRequired
 from otpgate.service.views import PasskeyView
 from otpgate.web.deps import Page, csrf_guard, full_page
@@ -133,7 +133,7 @@ def remove_form(page: FullPage, passkey_id: int) -> Response:
 def remove_options(page: FullPage, passkey_id: int) -> Response:
     return ceremony_options(
         page,
-        lambda: passkeys.removal_options(
+        lambda: passkey_removal.removal_options(
             page.ctx, page.user_id, page.view.id_hash, passkey_id,
             step_up_at=page.view.step_up_at,
         ),
@@ -146,7 +146,7 @@ def remove_submit(
     page: FullPage, passkey_id: int, code: Text = "", password: Text = "", credential: Answer = ""
 ) -> Response:
     try:
-        passkeys.remove_passkey(
+        passkey_removal.remove_passkey(
             page.ctx, page.origin, page.user_id, page.view.id_hash, passkey_id,
             step_up_at=page.view.step_up_at, code=code or None,
             response=credential or None, password=password or None,
