@@ -95,3 +95,25 @@ def test_passkey_pages_have_no_inline_script(web: Portal) -> None:
     assert scripts and all(body.strip() == "" for body in scripts)
     assert '<script src="/static/passkeys.js" defer>' in html
     assert web.get("/static/passkeys.js").status_code == 200
+
+
+def test_rename_a_passkey_on_its_own_page(web: Portal) -> None:
+    """The security page links to the rename page; the new name is listed with a notice,
+    and another user's passkey id only leads back to the security page."""
+    from service.passkey_support import stored_passkey
+
+    ann = web.user("ann")
+    web.full_login("ann")
+    key = stored_passkey(web.ctx, ann.id, name="Old name")
+    security = web.get("/security").text
+    assert f'href="/security/passkeys/{key}/rename"' in security
+    assert "Old name" in security and "Security key" in security
+    done = web.submit(f"/security/passkeys/{key}/rename", f"/security/passkeys/{key}/rename",
+                      {"name": "  Desk   key "})
+    assert done.status_code == 303 and done.headers["location"] == "/security"
+    page = web.get("/security").text
+    assert "The passkey was renamed." in page and "Desk key" in page
+    empty = web.submit(f"/security/passkeys/{key}/rename", f"/security/passkeys/{key}/rename",
+                       {"name": "   "})
+    assert empty.status_code == 400 and "cannot be empty" in empty.text
+    assert web.get(f"/security/passkeys/{key + 99}/rename").headers["location"] == "/security"
