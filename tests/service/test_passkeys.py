@@ -354,3 +354,21 @@ def test_bad_ids_and_names_are_invalid_input_and_change_nothing(
         with pytest.raises(InvalidInput):
             passkey_login.second_step_options(pk, user.id, bad_id)  # type: ignore[arg-type]
     assert dump() == before
+
+
+def test_racing_assertions_with_one_counter_are_accepted_once(
+    pk: Context, make_user: MakeUser
+) -> None:
+    """Eight transactions, in eight threads, record the same counter: exactly one wins."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    user = make_user("ann")
+    key = stored_passkey(pk, user.id, count=5)
+
+    def attempt(_: int) -> bool:
+        with transaction(pk.session_factory) as s:
+            return repo.advance_sign_count(s, key, 9, now=pk.now_dt(), backed_up=False)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(attempt, range(8), timeout=60))
+    assert results.count(True) == 1
