@@ -67,3 +67,60 @@ def test_the_smtp_password_and_keys_never_show_in_repr() -> None:
     )
     assert "hunter2-very-secret" not in repr(settings)
     assert "A" * 43 not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "rp_id", "origin"),
+    [
+        ({"OTPGATE_BASE_URL": "https://auth.example.com"}, "auth.example.com",
+         "https://auth.example.com"),
+        ({"OTPGATE_BASE_URL": "https://Auth.Example.com:443/portal/"}, "auth.example.com",
+         "https://auth.example.com"),
+        ({"OTPGATE_BASE_URL": "http://localhost:8000"}, "localhost", "http://localhost:8000"),
+        ({"OTPGATE_BASE_URL": "https://auth.example.com:8443",
+          "OTPGATE_WEBAUTHN_RP_ID": "example.com"}, "example.com", "https://auth.example.com:8443"),
+    ],
+)
+def test_passkeys_take_rp_id_and_origin_from_the_portal_address(
+    env: dict[str, str], rp_id: str, origin: str
+) -> None:
+    """The RP ID is the base URL's host (or a domain above it); the origin has no path and
+    no default port, as browsers write it."""
+    passkeys = Settings.from_env(env).passkeys
+    assert (passkeys.enabled, passkeys.rp_id, passkeys.origin) == (True, rp_id, origin)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"OTPGATE_BASE_URL": "http://127.0.0.1:8000"},
+     {"OTPGATE_BASE_URL": "http://auth.example.com"}],
+)
+def test_passkeys_are_off_without_a_usable_address(env: dict[str, str]) -> None:
+    """No address, an IP address, or plain http off localhost: passkeys are off, with why."""
+    passkeys = Settings.from_env(env).passkeys
+    assert not passkeys.enabled and passkeys.off_reason
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"OTPGATE_WEBAUTHN_RP_ID": "example.com"}, "needs OTPGATE_BASE_URL"),
+        ({"OTPGATE_BASE_URL": "https://auth.example.com", "OTPGATE_WEBAUTHN_RP_ID": "example.org"},
+         "does not match the portal's address"),
+        ({"OTPGATE_BASE_URL": "https://auth.example.com",
+          "OTPGATE_WEBAUTHN_RP_ID": "ample.com"}, "does not match the portal's address"),
+        ({"OTPGATE_BASE_URL": "http://127.0.0.1:8000", "OTPGATE_WEBAUTHN_RP_ID": "127.0.0.1"},
+         "not an IP address"),
+        ({"OTPGATE_BASE_URL": "http://auth.example.com",
+          "OTPGATE_WEBAUTHN_RP_ID": "auth.example.com"}, "https://"),
+        ({"OTPGATE_BASE_URL": "ftp://auth.example.com"}, "http:// or https://"),
+    ],
+)
+def test_an_rp_id_that_disagrees_with_the_portal_address_stops_start_up(
+    env: dict[str, str], fragment: str
+) -> None:
+    """An RP ID that browsers would refuse for the portal's address is a ConfigError naming
+    the variables, not a passkey ceremony that fails later."""
+    with pytest.raises(ConfigError, match="OTPGATE_") as raised:
+        Settings.from_env(env)
+    assert fragment in str(raised.value)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from otpgate.relying_party import RelyingParty, relying_party
+
 __all__ = ["ConfigError", "Settings"]
 
 
@@ -132,6 +134,8 @@ class Settings:
     audit_retention_days: int = 0
     # Bearer token of GET /metrics; empty: no metrics are kept or served.
     metrics_token: str = field(default="", repr=False)
+    # Passkeys (WebAuthn): RP ID and origin from base_url; off without a usable address.
+    passkeys: RelyingParty = field(default_factory=RelyingParty)
 
     @property
     def smtp_configured(self) -> bool:
@@ -164,6 +168,11 @@ class Settings:
         """Read ``OTPGATE_*`` variables; an unusable value raises :class:`ConfigError`."""
         e = os.environ if env is None else env
         d = cls()
+        base_url = _str(e, "OTPGATE_BASE_URL", "")
+        try:
+            passkeys = relying_party(e, base_url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         return cls(
             home=Path(_str(e, "OTPGATE_HOME", str(d.home))),
             database_url=_str(e, "OTPGATE_DATABASE_URL", ""),
@@ -194,7 +203,8 @@ class Settings:
             half_login_seconds=_int(e, "OTPGATE_HALF_LOGIN_SECONDS", d.half_login_seconds, 30),
             cookie_secure=_bool(e, "OTPGATE_COOKIE_SECURE", d.cookie_secure),
             trust_proxy_headers=_bool(e, "OTPGATE_TRUST_PROXY_HEADERS", d.trust_proxy_headers),
-            base_url=_str(e, "OTPGATE_BASE_URL", ""),
+            base_url=base_url,
+            passkeys=passkeys,
             cookie_domain=_domain(e, "OTPGATE_COOKIE_DOMAIN"),
             sites_file=_path(e, "OTPGATE_SITES_FILE"),
             audit_retention_days=_retention_days(e, "OTPGATE_AUDIT_RETENTION_DAYS"),

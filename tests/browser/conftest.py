@@ -14,8 +14,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
@@ -68,11 +69,22 @@ def browser(playwright_driver: Playwright) -> Iterator[Browser]:
 
 
 class _Server:
-    """``otpgate serve`` in a subprocess, its output collected by two reader threads."""
+    """``otpgate serve`` in a subprocess, its output collected by two reader threads.
 
-    def __init__(self, home: Path) -> None:
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+    The browser reaches it at ``http://{host_name}:{port}``; ``public_url`` becomes its
+    ``OTPGATE_BASE_URL`` (passkeys need a host name, and a secure context: localhost).
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        port: int | None = None,
+        host_name: str = "127.0.0.1",
+        public_url: str | None = None,
+    ) -> None:
+        self.port = port or _free_port()
+        self.base_url = f"http://{host_name}:{self.port}"
         env = {
             **os.environ,
             "OTPGATE_HOME": str(home),
@@ -81,8 +93,11 @@ class _Server:
             "OTPGATE_ARGON2_PARALLELISM": "1",
         }
         # A developer's own configuration must not leak into the test server.
-        for name in ("OTPGATE_DATABASE_URL", "OTPGATE_SECRET_KEYS", "OTPGATE_BASE_URL"):
+        for name in ("OTPGATE_DATABASE_URL", "OTPGATE_SECRET_KEYS", "OTPGATE_BASE_URL",
+                     "OTPGATE_WEBAUTHN_RP_ID"):
             env.pop(name, None)
+        if public_url is not None:
+            env["OTPGATE_BASE_URL"] = public_url
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "otpgate", "serve", "--host", "127.0.0.1",
              "--port", str(self.port)],
@@ -114,6 +129,14 @@ class _Server:
                 return found[0]
             time.sleep(0.1)
         pytest.fail("no setup link within 30 s:\n" + "".join(self.out) + "".join(self.err))
+
+    def wait_listening(self) -> None:
+        """Wait until the server accepts connections (a database with users prints no link)."""
+        deadline = time.monotonic() + _START_SECONDS
+        while not self._listening():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("otpgate serve did not start:\n" + "".join(self.err))
+            time.sleep(0.1)
 
     def _listening(self) -> bool:
         try:
@@ -149,4 +172,40 @@ def portal(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         portal.complete_setup(ADMIN, PASSWORD)
         yield portal
     finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def passkey_portal(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Portal, Path]]:
+    """A portal whose public address is ``http://localhost:PORT`` (RP ID ``localhost``), and
+    its data directory; the first administrator is created through the setup link."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    home = tmp_path_factory.mktemp("otpgate-passkeys")
+    port = _free_port()
+    url = f"http://localhost:{port}"
+    server = _Server(home, port=port, host_name="localhost", public_url=url)
+    try:
+        link = server.setup_link()
+        portal = Portal(browser=browser, base_url=server.base_url, setup_link=link)
+        portal.complete_setup(ADMIN, PASSWORD)
+        yield portal, home
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., _Server]]:
+    """Start more ``otpgate serve`` processes in a test (stopped at its end)."""
+    started: list[_Server] = []
+
+    def start(home: Path, **options: Any) -> _Server:
+        server = _Server(home, **options)
+        started.append(server)
+        server.wait_listening()
+        return server
+
+    yield start
+    for server in started:
         server.stop()

@@ -101,6 +101,7 @@ def test_reset_removes_the_users_second_factors_only(
     assert event.detail == {
         "note": NOTE,
         "credentials": 2,
+        "passkeys": 0,
         "recovery_codes": 2,
         "devices": 1,
         "throttles": 2,
@@ -221,6 +222,7 @@ def test_set_policy_stores_and_audits_the_change(
         "require_all": False,
         "require_admins": True,
         "issuer": "ACME Portal",
+        "passwordless": False,
     }
 
 

@@ -56,9 +56,9 @@ def test_upgrade_of_a_fresh_database_reaches_head_and_can_run_again(fresh_db_url
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0004"
+        assert current_revision(engine) == head_revision() == "0009"
         upgrade(engine)
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == "0009"
         assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {
             "alembic_version"
         }
@@ -87,7 +87,7 @@ def test_two_processes_upgrading_at_once_both_succeed(fresh_db_url: str) -> None
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
         revisions = pool.map_async(upgrade_url, [fresh_db_url, fresh_db_url]).get(timeout=120)
-    assert revisions == ["0004", "0004"]
+    assert revisions == ["0009", "0009"]
 
 
 def test_timestamps_are_stored_with_time_zone_on_postgres(engine: Engine) -> None:
@@ -101,7 +101,7 @@ def test_timestamps_are_stored_with_time_zone_on_postgres(engine: Engine) -> Non
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    assert len(rows) == 31
+    assert len(rows) == 34
     assert {r.data_type for r in rows} == {"timestamp with time zone"}
 
 
@@ -120,6 +120,8 @@ def test_user_foreign_keys_cascade_on_delete(engine: Engine) -> None:
         "sessions",
         "user_groups",
         "bypass_codes",
+        "webauthn_users",
+        "webauthn_credentials",
     }
     for _, fk in fks:
         assert fk["referred_table"] == "users"

@@ -20,6 +20,7 @@ HALF_ALLOWED = {
     ("GET", "/login/2fa"), ("POST", "/login/2fa"),
     ("GET", "/login/recovery"), ("POST", "/login/recovery"),
     ("GET", "/login/2fa/resync"), ("POST", "/login/2fa/resync"),
+    ("POST", "/login/passkey/options"), ("POST", "/login/passkey"),
     ("POST", "/login/cancel"), ("POST", "/logout"), ("POST", "/lang"),
 }
 
@@ -74,7 +75,8 @@ def test_an_anonymous_visitor_reaches_only_login_and_setup(web: Portal) -> None:
     web.get("/login")
     token = csrf_of(web.get("/login").text)
     for method, path in _page_routes(web):
-        if path in {"/login", "/setup", "/lang", "/logout", "/login/cancel"}:
+        if path in {"/login", "/setup", "/lang", "/logout", "/login/cancel",
+                    "/login/passwordless/options", "/login/passwordless"}:
             continue
         if method == "GET":
             response = web.client.get(path)

@@ -96,6 +96,11 @@ def _describe(settings: Settings, ctx: Context, url: str, workers: int) -> None:
     log.info("secret keys: %s (primary key id %s)", keys, ctx.keyring.primary_id)
     log.info("portal: %s/  (%d worker%s)", url, workers, "" if workers == 1 else "s")
     log.info("JSON API: %s/api/v1  (OpenAPI: %s/openapi.json)", url, url)
+    rp = settings.passkeys
+    if rp.enabled:
+        log.info("passkeys: on (RP ID %s, origin %s)", rp.rp_id, rp.origin)
+    else:
+        log.info("passkeys: off (%s)", rp.off_reason)
 
 
 def _print_setup_link(ctx: Context, url: str) -> None:

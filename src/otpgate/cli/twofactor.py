@@ -72,14 +72,15 @@ def _reset(args: argparse.Namespace) -> int:
         view = users.find_user(ctx, args.username)
         admin.reset_2fa(ctx, operator_origin(), ACTOR, view.id, args.note)
     print(
-        f"Two-factor login of {clean(view.username)} reset: authenticators, recovery codes "
-        "and trusted devices removed. They can log in with their password and enrol again."
+        f"Two-factor login of {clean(view.username)} reset: authenticators, passkeys, recovery "
+        "codes and trusted devices removed. They can log in with their password and enrol "
+        "again."
     )
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from otpgate.service import admin, devices, enrolment, recovery, users
+    from otpgate.service import admin, devices, enrolment, passkeys, recovery, users
 
     with operator_context() as ctx:
         view = users.find_user(ctx, args.username)
@@ -89,6 +90,7 @@ def _status(args: argparse.Namespace) -> int:
         creds = enrolment.list_credentials(ctx, view.id) if view.is_active else []
         codes_left = recovery.recovery_codes_left(ctx, view.id) if view.is_active else 0
         trusted = devices.list_devices(ctx, view.id) if view.is_active else []
+        keys = passkeys.list_passkeys(ctx, view.id) if view.is_active else []
     required = policy.require_all or (policy.require_admins and view.is_admin)
     print(f"User:            {clean(view.username)}"
           f"{'' if view.is_active else ' (deactivated)'}")
@@ -107,6 +109,14 @@ def _status(args: argparse.Namespace) -> int:
         ]
         print()
         print(table(["ID", "NAME", "TYPE", "PARAMETERS", "ADDED", "LAST USED", "DRIFT"], rows))
+    if keys:
+        print()
+        print(table(
+            ["ID", "PASSKEY", "TYPE", "BACKUP", "ADDED", "LAST USED"],
+            [[str(k.id), clean(k.name), k.kind.replace("_", " "),
+              "synced" if k.backed_up else "can sync" if k.backup_eligible else "this device",
+              when(k.created_at), when(k.last_used_at, "never")] for k in keys],
+        ))
     return 0
 
 

@@ -7,18 +7,36 @@ from typing import Any, Literal, cast
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from otpgate.service.views import AuditView, CredentialView, DeviceView, UserView
-from otpgate.store.models import AuditEvent, OtpCredential, TrustedDevice, User
+from otpgate.service.views import (
+    AuditView,
+    CredentialView,
+    DeviceView,
+    PasskeyView,
+    UserView,
+)
+from otpgate.store.models import (
+    AuditEvent,
+    OtpCredential,
+    TrustedDevice,
+    User,
+    WebAuthnCredential,
+)
 
-__all__ = ["audit_view", "credential_view", "device_view", "has_active_credential", "user_view"]
+__all__ = [
+    "audit_view",
+    "credential_view",
+    "device_view",
+    "has_active_credential",
+    "passkey_view",
+    "user_view",
+]
 
 
 def has_active_credential(session: Session, user_id: int) -> bool:
-    """True when the user has at least one confirmed authenticator (2FA is on)."""
-    query = select(
-        exists().where(OtpCredential.user_id == user_id, OtpCredential.status == "active")
-    )
-    return bool(session.scalar(query))
+    """True when the user has a confirmed authenticator or a passkey (2FA is on)."""
+    otp = exists().where(OtpCredential.user_id == user_id, OtpCredential.status == "active")
+    passkey = exists().where(WebAuthnCredential.user_id == user_id)
+    return bool(session.scalar(select(otp | passkey)))
 
 
 def user_view(session: Session, user: User) -> UserView:
@@ -47,6 +65,19 @@ def credential_view(cred: OtpCredential) -> CredentialView:
         confirmed_at=cred.confirmed_at,
         last_used_at=cred.last_used_at,
         drift_seconds=cred.drift_seconds,
+    )
+
+
+def passkey_view(key: WebAuthnCredential) -> PasskeyView:
+    return PasskeyView(
+        id=key.id,
+        name=key.name,
+        kind="passkey" if key.backup_eligible else "security_key",
+        transports=tuple(t for t in key.transports.split(",") if t),
+        backup_eligible=key.backup_eligible,
+        backed_up=key.backed_up,
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
     )
 
 

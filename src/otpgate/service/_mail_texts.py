@@ -119,6 +119,35 @@ def _removed(p: Parts) -> Content:
     )
 
 
+def _passkey_added(p: Parts) -> Content:
+    _ = p.gettext
+    return p.content(
+        _("A passkey was added to your account"),
+        _("The passkey or security key “%(name)s” was added to your account "
+          "%(username)s: it can now be used when you sign in.") % p.who,
+    )
+
+
+def _passkey_removed(p: Parts) -> Content:
+    _ = p.gettext
+    return p.content(
+        _("A passkey was removed from your account"),
+        _("The passkey or security key “%(name)s” was removed from your account "
+          "%(username)s: it is no longer accepted.") % p.who,
+    )
+
+
+def _passkey_cloned(p: Parts) -> Content:
+    _ = p.gettext
+    return p.content(
+        _("A copy of your passkey may be in use"),
+        _("A sign-in to your account %(username)s with the passkey or security key "
+          "“%(name)s” was refused: its signature counter went back, which happens when "
+          "the key was copied.") % p.who,
+        _("Remove this key on your security page and add a new one."),
+    )
+
+
 def _recovery_used(p: Parts) -> Content:
     _, ngettext = p.gettext, p.ngettext
     left = int(p.detail.get("left", 0))
@@ -195,6 +224,9 @@ TEXTS: dict[str, Callable[[Parts], Content]] = {
     "2fa.reset": _reset,
     "authenticator.added": _added,
     "authenticator.removed": _removed,
+    "passkey.added": _passkey_added,
+    "passkey.removed": _passkey_removed,
+    "passkey.cloned": _passkey_cloned,
     "recovery.used": _recovery_used,
     "login.new_device": _new_device,
     "login.locked": _locked,

@@ -42,6 +42,7 @@ __all__ = [
 # app_settings keys; booleans are stored as "true" / "false".
 REQUIRE_ALL_KEY = "policy.require_all"
 REQUIRE_ADMINS_KEY = "policy.require_admins"
+PASSWORDLESS_KEY = "policy.passwordless"
 ISSUER_KEY = "issuer"
 MIN_NOTE_LENGTH = 10
 _MAX_NOTE_LENGTH = 1000
@@ -78,6 +79,7 @@ def reset_2fa(
         detail = {
             "note": checked_note,
             "credentials": repo.delete_credentials(session, user.id),
+            "passkeys": repo.delete_passkeys(session, user.id),
             "recovery_codes": repo.delete_recovery_codes(session, user.id),
             "devices": repo.delete_trusted_devices(session, user.id),
             "throttles": clear_user_throttles(session, user.id),
@@ -118,6 +120,7 @@ def read_policy(session: Session, ctx: Context) -> Policy:
         require_all=repo.get_setting(session, REQUIRE_ALL_KEY) == "true",
         require_admins=repo.get_setting(session, REQUIRE_ADMINS_KEY) == "true",
         issuer=issuer if issuer else ctx.settings.issuer,
+        passwordless=repo.get_setting(session, PASSWORDLESS_KEY) == "true",
     )
 
 
@@ -149,15 +152,26 @@ def set_policy(
     require_all: bool,
     require_admins: bool,
     issuer: str,
+    passwordless: bool | None = None,
 ) -> Policy:
-    """Store the policy and audit the change (old and new values); returns the new policy."""
-    if not isinstance(require_all, bool) or not isinstance(require_admins, bool):
-        raise InvalidInput("require_all and require_admins must be true or false.")
+    """Store the policy and audit the change (old and new values); returns the new policy.
+
+    ``passwordless`` None keeps the stored choice.
+    """
+    flags = (require_all, require_admins, passwordless)
+    if not all(isinstance(f, bool) for f in flags[:2]) or not isinstance(passwordless, bool | None):
+        raise InvalidInput("require_all, require_admins and passwordless must be true or false.")
     checked_issuer = _check_issuer(issuer)
-    new = Policy(require_all=require_all, require_admins=require_admins, issuer=checked_issuer)
     with unit_of_work(ctx) as session:
         actor = load_admin_actor(session, origin, actor_id)
         old = read_policy(session, ctx)
+        new = Policy(
+            require_all=require_all,
+            require_admins=require_admins,
+            issuer=checked_issuer,
+            passwordless=old.passwordless if passwordless is None else passwordless,
+        )
+        repo.set_setting(session, PASSWORDLESS_KEY, _flag(new.passwordless))
         repo.set_setting(session, REQUIRE_ALL_KEY, _flag(require_all))
         repo.set_setting(session, REQUIRE_ADMINS_KEY, _flag(require_admins))
         repo.set_setting(session, ISSUER_KEY, checked_issuer)
@@ -181,4 +195,5 @@ def _policy_dict(policy: Policy) -> dict[str, object]:
         "require_all": policy.require_all,
         "require_admins": policy.require_admins,
         "issuer": policy.issuer,
+        "passwordless": policy.passwordless,
     }

@@ -35,19 +35,20 @@ from otpgate.store.models import OtpCredential, User
 if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
 
-__all__ = ["MAX_NAME", "remove_credential", "rename_credential", "switch_off"]
+__all__ = ["MAX_NAME", "factor_name", "remove_credential", "rename_credential", "switch_off"]
 
 MAX_NAME = 100
 
 
-def _name(name: object) -> str:
+def factor_name(name: object, what: str = "authenticator") -> str:
+    """A second factor's name, spaces collapsed: non-empty, at most :data:`MAX_NAME`."""
     if not isinstance(name, str):
-        raise InvalidInput("The authenticator name must be text.")
+        raise InvalidInput(f"The {what} name must be text.")
     label = " ".join(name.split())
     if not label:
-        raise InvalidInput("The authenticator name cannot be empty.")
+        raise InvalidInput(f"The {what} name cannot be empty.")
     if len(label) > MAX_NAME:
-        raise InvalidInput(f"The authenticator name must have at most {MAX_NAME} characters.")
+        raise InvalidInput(f"The {what} name must have at most {MAX_NAME} characters.")
     return label
 
 
@@ -58,6 +59,7 @@ def switch_off(
     detail = {
         **detail,
         "credentials": repo.delete_credentials(session, user.id),
+        "passkeys": repo.delete_passkeys(session, user.id),
         "recovery_codes": repo.delete_recovery_codes(session, user.id),
         "devices": repo.revoke_all_devices(session, user.id, ctx.now_dt()),
     }
@@ -161,7 +163,7 @@ def rename_credential(
 ) -> CredentialView:
     """Give an active authenticator a new (non-empty) name; audited with the old one."""
     cred_id = check_id(credential_id, "authenticator id")
-    label = _name(name)
+    label = factor_name(name)
     with unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
         cred = repo.get_credential(session, cred_id)

@@ -26,6 +26,8 @@ __all__ = [
     "NotEnrolled",
     "NotFound",
     "NotPermitted",
+    "PasskeyReason",
+    "PasskeyRejected",
     "RejectReason",
     "ServiceError",
     "StepUpRequired",
@@ -76,6 +78,32 @@ _REJECT_MESSAGES = {
     RejectReason.WRONG: "The code is not valid.",
     RejectReason.REPLAYED: "This code was already used; wait for the next one.",
     RejectReason.MALFORMED: "Enter the digits shown by your authenticator app.",
+}
+
+
+class PasskeyReason(StrEnum):
+    INVALID = "invalid"  # bad signature, origin, RP ID, challenge or format
+    UNKNOWN = "unknown"  # no such passkey (never registered, or removed)
+    CLONED = "cloned"  # the signature counter went back: a copy of the key is in use
+    EXPIRED = "expired"  # no challenge of this session, or too old: start again
+    NOT_ALLOWED = "not_allowed"  # passwordless sign-in is off, or passkeys are not set up
+
+
+class PasskeyRejected(ServiceError):
+    """A passkey ceremony that proves nothing; ``reason`` says why (adapters word it)."""
+
+    def __init__(self, reason: PasskeyReason, message: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(message or _PASSKEY_MESSAGES[reason])
+
+
+_PASSKEY_MESSAGES = {
+    PasskeyReason.INVALID: "The passkey's answer could not be verified.",
+    PasskeyReason.UNKNOWN: "This passkey is not registered for this account.",
+    PasskeyReason.CLONED: "This passkey was refused: its signature counter went back, "
+    "so a copy of it may be in use.",
+    PasskeyReason.EXPIRED: "The passkey request has expired; start again.",
+    PasskeyReason.NOT_ALLOWED: "Passkeys cannot be used for this here.",
 }
 
 

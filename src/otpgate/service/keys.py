@@ -1,4 +1,5 @@
-"""Key rotation: re-seal every OTP secret under the key ring's primary key.
+"""Key rotation: re-seal every OTP secret and passkey public key under the key ring's
+primary key.
 
 Rotation runs in batches, one transaction each, so logins go on meanwhile (each batch
 holds its rows only briefly) and an interrupted rotation resumes where it stopped: the
@@ -13,18 +14,20 @@ or changed meanwhile is left alone instead of being overwritten; its counters
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from otpgate.security.errors import DecryptionFailed
+from otpgate.service._passkey_check import key_context
 from otpgate.service._tx import unit_of_work
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import InvalidInput, KeyUnavailable
 from otpgate.service.verification import secret_context
 from otpgate.store import repositories as repo
-from otpgate.store.models import OtpCredential
+from otpgate.store.models import OtpCredential, WebAuthnCredential
 
 if TYPE_CHECKING:
     from otpgate.security.secretbox import KeyRing
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BATCH_SIZE", "rotate_keys"]
 
 MAX_BATCH_SIZE = 10_000
+_Row = TypeVar("_Row", OtpCredential, WebAuthnCredential)
 
 
 def rotate_keys(ctx: Context, origin: Origin, *, batch_size: int = 200) -> int:
@@ -47,14 +51,8 @@ def rotate_keys(ctx: Context, origin: Origin, *, batch_size: int = 200) -> int:
         raise InvalidInput(f"The batch size must be 1 to {MAX_BATCH_SIZE}.")
     primary = ctx.keyring.primary_id
     from_keys: Counter[str] = Counter()
-    while True:
-        with unit_of_work(ctx) as session:
-            batch = repo.credentials_not_under(session, primary, batch_size)
-            for cred in batch:
-                if _reseal(session, ctx.keyring, cred):
-                    from_keys[cred.key_id] += 1
-        if len(batch) < batch_size:
-            break
+    _rotate_rows(ctx, repo.credentials_not_under, _reseal, batch_size, from_keys)
+    _rotate_rows(ctx, repo.passkeys_not_under, _reseal, batch_size, from_keys)
     rotated = sum(from_keys.values())
     with unit_of_work(ctx) as session:
         record(
@@ -67,25 +65,49 @@ def rotate_keys(ctx: Context, origin: Origin, *, batch_size: int = 200) -> int:
     return rotated
 
 
-def _reseal(session: Session, keyring: KeyRing, cred: OtpCredential) -> bool:
-    """Re-seal one credential under the primary key; False if it changed meanwhile."""
-    context = secret_context(cred.user_id)
+def _rotate_rows(
+    ctx: Context,
+    fetch: Callable[[Session, str, int], Sequence[_Row]],
+    reseal: Callable[[Session, KeyRing, OtpCredential | WebAuthnCredential], bool],
+    batch_size: int,
+    from_keys: Counter[str],
+) -> None:
+    """Re-seal the rows ``fetch`` finds under older keys, one batch per transaction."""
+    while True:
+        with unit_of_work(ctx) as session:
+            batch = fetch(session, ctx.keyring.primary_id, batch_size)
+            for row in batch:
+                if reseal(session, ctx.keyring, row):
+                    from_keys[row.key_id] += 1
+        if len(batch) < batch_size:
+            return
+
+
+def _reseal(
+    session: Session, keyring: KeyRing, row: OtpCredential | WebAuthnCredential
+) -> bool:
+    """Re-seal one OTP secret or passkey public key under the primary key; False if the
+    row changed meanwhile."""
+    model: type[OtpCredential | WebAuthnCredential]
+    if isinstance(row, OtpCredential):
+        model, column, what = OtpCredential, "secret_sealed", f"secret of authenticator {row.id}"
+        context = secret_context(row.user_id)
+    else:
+        model, column, what = WebAuthnCredential, "public_key_sealed", f"passkey {row.id}"
+        context = key_context(row.user_id, row.credential_id)
+    before: bytes = getattr(row, column)
     try:
-        secret = keyring.open(cred.key_id, cred.secret_sealed, context=context)
+        value = keyring.open(row.key_id, before, context=context)
     except DecryptionFailed:
         raise KeyUnavailable(
-            f"The secret of authenticator {cred.id} cannot be opened: key {cred.key_id!r} "
+            f"The {what} cannot be opened: key {row.key_id!r} "
             "is not configured or the row is damaged. Add the key back and rotate again."
         ) from None
-    key_id, sealed = keyring.seal(secret, context=context)
+    key_id, sealed = keyring.seal(value, context=context)
     statement = (
-        update(OtpCredential)
-        .where(
-            OtpCredential.id == cred.id,
-            OtpCredential.key_id == cred.key_id,
-            OtpCredential.secret_sealed == cred.secret_sealed,
-        )
-        .values(key_id=key_id, secret_sealed=sealed)
+        update(model)
+        .where(model.id == row.id, model.key_id == row.key_id, getattr(model, column) == before)
+        .values({"key_id": key_id, column: sealed})
         .execution_options(synchronize_session=False)
     )
     result = session.execute(statement)

@@ -13,6 +13,7 @@ __all__ = [
     "BypassIssued",
     "CredentialView",
     "DeviceView",
+    "PasskeyView",
     "PasswordStep",
     "PendingEnrolment",
     "Policy",
@@ -53,6 +54,21 @@ class CredentialView:
     confirmed_at: datetime | None
     last_used_at: datetime | None
     drift_seconds: float
+
+
+@dataclass(frozen=True)
+class PasskeyView:
+    """A passkey or security key as listed: no key material."""
+
+    id: int
+    name: str
+    # "passkey" when it may be synced to other devices (backup-eligible), else "security key".
+    kind: Literal["passkey", "security_key"]
+    transports: tuple[str, ...]
+    backup_eligible: bool
+    backed_up: bool
+    created_at: datetime
+    last_used_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,8 @@ class Policy:
     require_all: bool
     require_admins: bool
     issuer: str
+    # A discoverable passkey with user verification signs in without the password.
+    passwordless: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,7 +148,7 @@ class PasswordStep:
 
 @dataclass(frozen=True)
 class SecondFactor:
-    method: Literal["totp", "hotp", "recovery", "device", "bypass"]
+    method: Literal["totp", "hotp", "recovery", "device", "bypass", "passkey"]
     credential_id: int | None
     drift_seconds: float | None
     recovery_codes_left: int

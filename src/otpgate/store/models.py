@@ -40,6 +40,8 @@ __all__ = [
     "TrustedDevice",
     "User",
     "UserGroup",
+    "WebAuthnCredential",
+    "WebAuthnUser",
     "WebSession",
 ]
 
@@ -122,6 +124,42 @@ class OtpCredential(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None] = mapped_column(default=None)  # pending only
     confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WebAuthnUser(Base):
+    """The random WebAuthn user handle of a user (never the username: it is in passkeys)."""
+
+    __tablename__ = "webauthn_users"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_handle: Mapped[bytes] = mapped_column(LargeBinary(64), unique=True)
+    created_at: Mapped[datetime]
+
+
+class WebAuthnCredential(Base):
+    """A passkey or security key of a user (WebAuthn); several per user, each named."""
+
+    __tablename__ = "webauthn_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The authenticator's credential id (at most 1023 bytes, WebAuthn level 3).
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    # The COSE public key, sealed like OTP secrets and bound to the owner: a key written
+    # onto another user's row, or swapped in by someone with database access, never opens.
+    public_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(32))
+    # Highest signature counter seen; advanced by a conditional UPDATE only.
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[str] = mapped_column(String(200), default="")  # comma-separated
+    aaguid: Mapped[str] = mapped_column(String(36), default="")
+    backup_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

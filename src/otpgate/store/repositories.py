@@ -61,6 +61,7 @@ from otpgate.store._groups import (
     remove_group_member,
 )
 from otpgate.store._outbox import *  # noqa: F403 - the outbox repositories
+from otpgate.store._passkeys import *  # noqa: F403 - WebAuthn handles and credentials
 from otpgate.store._records import (
     add_audit,
     clear_throttle,

@@ -27,7 +27,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import AwareDatetime
 
-from otpgate.service import admin, audit, enrolment, login, recovery, users
+from otpgate.service import admin, audit, enrolment, login, passkeys, recovery, users
 from otpgate.web import api_docs, api_factors
 from otpgate.web.api_auth import ApiCaller, require_scope
 from otpgate.web.api_errors import ApiRoute
@@ -41,6 +41,7 @@ from otpgate.web.api_models import (
     EnrolmentRequest,
     EnrolmentStarted,
     ErrorBody,
+    Passkey,
     ResetRequest,
     ResetResult,
     TwoFactorStatus,
@@ -177,7 +178,8 @@ def confirm_enrolment(
 @v1.get(
     "/users/{username}/2fa",
     summary="A user's two-factor status",
-    description="Whether 2FA is on, the confirmed authenticators, how many recovery codes are "
+    description="Whether 2FA is on, the confirmed authenticators and passkeys, how many "
+    "recovery codes are "
     "left, and whether code checks are locked after failures. Scope: any of `verify`, "
     "`enrol`, `admin`.",
     response_model=TwoFactorStatus,
@@ -191,6 +193,7 @@ def two_factor_status(username: Username, caller: AnyCaller) -> TwoFactorStatus:
         is_active=user.is_active,
         enabled=user.has_2fa,
         authenticators=[Authenticator.of(c) for c in enrolment.list_credentials(ctx, user.id)],
+        passkeys=[Passkey.of(k) for k in passkeys.list_passkeys(ctx, user.id)],
         recovery_codes_left=recovery.recovery_codes_left(ctx, user.id),
         locked_until=admin.lock_state(ctx, user.id),
     )
@@ -199,8 +202,8 @@ def two_factor_status(username: Username, caller: AnyCaller) -> TwoFactorStatus:
 @v1.post(
     "/users/{username}/2fa/reset",
     summary="Reset a user's 2FA after checking their identity",
-    description="Removes every authenticator, recovery code and trusted device of the user "
-    "and clears their throttles; `note` (at least 10 characters) says how the person's "
+    description="Removes every authenticator, passkey, recovery code and trusted device of the "
+    "user and clears their throttles; `note` (at least 10 characters) says how the person's "
     "identity was checked and goes into the audit log. Scope: `admin`.",
     response_model=ResetResult,
     responses=_errors(404),

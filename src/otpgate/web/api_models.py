@@ -11,7 +11,13 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from otpgate.service.views import AuditView, CredentialView, PendingEnrolment, SecondFactor
+from otpgate.service.views import (
+    AuditView,
+    CredentialView,
+    PasskeyView,
+    PendingEnrolment,
+    SecondFactor,
+)
 
 __all__ = [
     "ROW_ID_MAX",
@@ -85,7 +91,7 @@ class VerifyRequest(_Strict):
 class VerifyResult(BaseModel):
     ok: Literal[True] = True
     username: str
-    method: Literal["totp", "hotp", "recovery", "device", "bypass"] = Field(
+    method: Literal["totp", "hotp", "recovery", "device", "bypass", "passkey"] = Field(
         description="What was accepted."
     )
     credential_id: int | None = Field(description="The authenticator that matched, if any.")
@@ -175,11 +181,34 @@ class Authenticator(BaseModel):
         return cls.model_validate(view)
 
 
+class Passkey(BaseModel):
+    id: int
+    name: str
+    kind: Literal["passkey", "security_key"] = Field(
+        description="`passkey` when it may be synced to other devices (backup-eligible)."
+    )
+    transports: list[str]
+    backup_eligible: bool
+    backed_up: bool = Field(description="True when the passkey is synced (backed up).")
+    created_at: datetime
+    last_used_at: datetime | None
+
+    # The fields are those of the service's PasskeyView, read by name.
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, view: PasskeyView) -> Passkey:
+        return cls.model_validate(view)
+
+
 class TwoFactorStatus(BaseModel):
     username: str
     is_active: bool
-    enabled: bool = Field(description="True when at least one authenticator is confirmed.")
+    enabled: bool = Field(
+        description="True when at least one authenticator is confirmed or a passkey is registered."
+    )
     authenticators: list[Authenticator]
+    passkeys: list[Passkey] = Field(description="Passkeys and security keys (WebAuthn).")
     recovery_codes_left: int
     locked_until: datetime | None = Field(
         description="Set while code checks of this user are refused after failures."

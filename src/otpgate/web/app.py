@@ -30,7 +30,15 @@ from otpgate.web import forward_auth, i18n, observe
 from otpgate.web.deps import locale_for
 from otpgate.web.errors import Problem, Redirect, WebError, describe
 from otpgate.web.headers import SecurityHeadersMiddleware
-from otpgate.web.pages import account, admin, auth, factors, security
+from otpgate.web.pages import (
+    account,
+    admin,
+    auth,
+    factors,
+    passkey_login,
+    passkeys,
+    security,
+)
 from otpgate.web.render import render_html
 from otpgate.web.sessions import SessionMiddleware, session_handle
 
@@ -41,7 +49,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 #: Threads serving sync routes in a server process, and database connections it keeps open.
 REQUEST_THREADS = 8
 # Each has a ``router`` of HTML pages (kept out of the OpenAPI document).
-PAGE_MODULES = (auth, account, security, admin, factors)
+PAGE_MODULES = (auth, account, security, admin, factors, passkeys, passkey_login)
 
 
 def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:

@@ -66,6 +66,17 @@ _SINGLE_USE_MESSAGES = {
     svc.RejectReason.MALFORMED: N_("Enter a recovery code, such as abcd-efgh-ijkm."),
 }
 
+_PASSKEY_PROBLEMS = {
+    svc.PasskeyReason.INVALID: (401, N_("Your passkey's answer could not be verified. Try again.")),
+    svc.PasskeyReason.UNKNOWN: (401, N_("This passkey is not registered for this account.")),
+    svc.PasskeyReason.CLONED: (401, N_(
+        "This passkey was refused: its signature counter went back, so it may have been "
+        "copied. Sign in another way and remove it."
+    )),
+    svc.PasskeyReason.EXPIRED: (409, N_("The passkey request has expired. Try again.")),
+    svc.PasskeyReason.NOT_ALLOWED: (403, N_("Passkeys cannot be used for this here.")),
+}
+
 _APP_IGNORED = N_(
     "Your authenticator app ignored the settings (%(wanted)s) and shows standard codes. "
     "Use an app reported to honour them, such as Aegis, 2FAS or FreeOTP, and scan the QR "
@@ -106,6 +117,9 @@ def describe(exc: BaseException, now: datetime, *, single_use: bool = False) -> 
         status = 400 if exc.reason is svc.RejectReason.MALFORMED else 401
         messages = _SINGLE_USE_MESSAGES if single_use else _CODE_MESSAGES
         return Problem(status, gettext(messages[exc.reason]))
+    if isinstance(exc, svc.PasskeyRejected):
+        status, message = _PASSKEY_PROBLEMS[exc.reason]
+        return Problem(status, gettext(message))
     if isinstance(exc, svc.AppIgnoredSettings):
         return Problem(400, gettext(_APP_IGNORED) % {"wanted": exc.wanted})
     if isinstance(exc, svc.Locked):

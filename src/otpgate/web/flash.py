@@ -29,6 +29,9 @@ _MESSAGES = {
     "user_deactivated": N_("The account was deactivated."),
     "policy_saved": N_("The policy was saved."),
     "authenticator_renamed": N_("The authenticator was renamed."),
+    "passkey_added": N_("The passkey was added."),
+    "passkey_renamed": N_("The passkey was renamed."),
+    "passkey_removed": N_("The passkey was removed."),
     "hotp_resynced": N_("Your authenticator's counter was resynchronised."),
     "bypass_used": N_(
         "You logged in with a one-time code from an administrator. Set up a new "

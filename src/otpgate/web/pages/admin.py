@@ -273,13 +273,17 @@ def policy_form(page: AdminPage) -> HTMLResponse:
 
 @router.post("/policy", response_class=HTMLResponse)
 def policy_submit(
-    page: AdminPage, require_all: Text = "", require_admins: Text = "", issuer: Text = ""
+    page: AdminPage,
+    require_all: Text = "",
+    require_admins: Text = "",
+    issuer: Text = "",
+    passwordless: Text = "",
 ) -> Response:
     try:
         admin.set_policy(
             page.ctx, page.origin, page.user_id,
             require_all=require_all == "yes", require_admins=require_admins == "yes",
-            issuer=issuer,
+            issuer=issuer, passwordless=passwordless == "yes",
         )
     except ServiceError as exc:
         return page.render_problem("admin/policy.html", exc, policy=admin.get_policy(page.ctx))

@@ -25,10 +25,11 @@ from otpgate.web.deps import (
 from otpgate.web.errors import Redirect
 from otpgate.web.flash import flash, take_flash
 from otpgate.web.pages import factors
+from otpgate.web.pages.factors import passwordless_offer
 from otpgate.web.sessions import DEVICE_COOKIE
 from otpgate.web.useragent import device_name
 
-__all__ = ["router"]
+__all__ = ["finish_login", "router", "two_factor_page"]
 
 router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -54,7 +55,7 @@ def login_entry(page: Page = Depends(any_page)) -> Page:  # noqa: B008 - FastAPI
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(page: Annotated[Page, Depends(login_entry)]) -> HTMLResponse:
-    return page.render("login.html", notice=take_flash(page))
+    return page.render("login.html", notice=take_flash(page), **passwordless_offer(page))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -64,7 +65,9 @@ def login_submit(
     try:
         step = login.check_password(page.ctx, page.origin, username, password)
     except ServiceError as exc:
-        return page.render_problem("login.html", exc, username=username)
+        return page.render_problem(
+            "login.html", exc, username=username, **passwordless_offer(page)
+        )
     ws.purge_expired_sessions(page.ctx)
     return _after_password(page, step)
 
@@ -94,7 +97,7 @@ def _code_digits(page: Page) -> int:
     return digits.pop() if len(digits) == 1 else 6
 
 
-def _two_factor(page: Page, status: int = 200, error: str | None = None) -> HTMLResponse:
+def two_factor_page(page: Page, status: int = 200, error: str | None = None) -> HTMLResponse:
     digits = _code_digits(page)
     return page.render(
         "two_factor.html",
@@ -109,7 +112,7 @@ def _two_factor(page: Page, status: int = 200, error: str | None = None) -> HTML
 
 @router.get("/login/2fa", response_class=HTMLResponse)
 def two_factor_form(page: HalfPage) -> HTMLResponse:
-    return _two_factor(page)
+    return two_factor_page(page)
 
 
 @router.post("/login/2fa", response_class=HTMLResponse)
@@ -120,11 +123,11 @@ def two_factor_submit(
         factor = login.verify_code(page.ctx, page.origin, page.user_id, code)
     except ServiceError as exc:
         problem = page.problem(exc)
-        response = _two_factor(page, problem.status, problem.message)
+        response = two_factor_page(page, problem.status, problem.message)
         if problem.retry_after is not None:
             response.headers["Retry-After"] = str(problem.retry_after)
         return response
-    done = _full(page, trust == "yes")
+    done = finish_login(page, trust == "yes")
     factors.warn_if_few_recovery_codes(page, factor)
     _warn_about_drift(page, factor)  # the more urgent notice wins
     return done
@@ -145,7 +148,7 @@ def _warn_about_drift(page: Page, factor: SecondFactor) -> None:
         flash(page, "clock_behind" if drift < 0 else "clock_ahead", n=round(abs(drift)))
 
 
-def _full(page: Page, trust: bool) -> RedirectResponse:
+def finish_login(page: Page, trust: bool) -> RedirectResponse:
     user_id = page.user_id
     if trust and page.ctx.settings.trusted_device_days > 0:
         name = device_name(page.origin.user_agent)
@@ -169,7 +172,7 @@ def recovery_submit(page: HalfPage, code: Text = "") -> Response:
         return page.render_problem("recovery_login.html", exc, single_use=True)
     if factor.method == "bypass":
         return factors.enrol_after_bypass(page)
-    response = _full(page, trust=False)
+    response = finish_login(page, trust=False)
     if not factors.warn_if_few_recovery_codes(page, factor):
         flash(page, "recovery_used", left=factor.recovery_codes_left)
     return response

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from otpgate.service import bypass, enrolment, resync, users
+from otpgate.service import bypass, enrolment, passkey_login, passkeys, resync, users
 from otpgate.service.errors import ServiceError
 from otpgate.service.views import SecondFactor
 from otpgate.web import forward_auth
@@ -22,6 +22,8 @@ from otpgate.web.flash import flash
 __all__ = [
     "FEW_RECOVERY_CODES",
     "enrol_after_bypass",
+    "passkey_section",
+    "passwordless_offer",
     "router",
     "two_factor_hints",
     "warn_if_few_recovery_codes",
@@ -44,7 +46,23 @@ def two_factor_hints(page: Page) -> dict[str, Any]:
     return {
         "drift": max(drifts, key=abs) if drifts else None,
         "has_hotp": any(c.kind == "hotp" for c in creds),
+        "has_codes": bool(creds),
+        # Offered first when the user has one (and the portal's address allows passkeys).
+        "has_passkey": page.ctx.settings.passkeys.enabled
+        and bool(passkeys.list_passkeys(page.ctx, page.user_id)),
     }
+
+
+def passkey_section(page: Page) -> dict[str, Any]:
+    """What the security page's passkey card shows."""
+    enabled = page.ctx.settings.passkeys.enabled
+    listed = passkeys.list_passkeys(page.ctx, page.user_id)
+    return {"passkeys_enabled": enabled or bool(listed), "passkeys": listed}
+
+
+def passwordless_offer(page: Page) -> dict[str, Any]:
+    """Whether the login page offers "Sign in with a passkey" (policy and set-up allow it)."""
+    return {"passwordless": passkey_login.passwordless_allowed(page.ctx)}
 
 
 def warn_if_few_recovery_codes(page: Page, factor: SecondFactor) -> bool:

@@ -14,8 +14,9 @@ from otpgate.service.errors import AuthenticationFailed, ServiceError, StepUpReq
 from otpgate.web import forward_auth, i18n
 from otpgate.web.deps import Page, csrf_guard, enrol_page, full_page, safe_next
 from otpgate.web.flash import flash, take_flash
+from otpgate.web.pages import factors
 
-__all__ = ["router"]
+__all__ = ["codes_page", "router", "step_up_redirect"]
 
 router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -25,7 +26,7 @@ Text = Annotated[str, Form(max_length=2000)]
 _EVENTS_SHOWN = 15
 
 
-def _step_up(page: Page, back: str) -> RedirectResponse:
+def step_up_redirect(page: Page, back: str) -> RedirectResponse:
     return page.redirect(f"/security/step-up?next={quote(back, safe='/')}")
 
 
@@ -34,17 +35,20 @@ def _security(page: Page, status: int = 200, error: str | None = None) -> HTMLRe
     user = page.user
     assert user is not None
     creds = enrolment.list_credentials(page.ctx, user_id)
+    keys = factors.passkey_section(page)
     return page.render(
         "security.html",
         status,
         error=error,
         notice=take_flash(page),
         credentials=creds,
-        codes_left=recovery.recovery_codes_left(page.ctx, user_id) if creds else None,
+        codes_left=recovery.recovery_codes_left(page.ctx, user_id)
+        if creds or keys["passkeys"] else None,
         devices=devices.list_devices(page.ctx, user_id),
         events=audit.query_audit(page.ctx, username=user.username, limit=_EVENTS_SHOWN),
         half_period=min((c.period for c in creds), default=30) / 2,
         drifts={c.id: resync.clock_drift(c) for c in creds},
+        **keys,
     )
 
 
@@ -81,7 +85,7 @@ def enable_form(page: EnrolPage) -> Response:
             page.ctx, page.origin, page.user_id, step_up_at=page.view.step_up_at
         )
     except StepUpRequired:
-        return _step_up(page, "/security/enable")
+        return step_up_redirect(page, "/security/enable")
     return page.render("enable.html", pending=pending, name="", notice=take_flash(page))
 
 
@@ -107,12 +111,12 @@ def enable_submit(
     # Back to the site that asked for 2FA (forward auth), if the login came from one.
     done = forward_auth.take_return_url(page, "/security")
     if codes:
-        return _codes_page(page, codes, first=True, done=done)
+        return codes_page(page, codes, first=True, done=done)
     flash(page, "authenticator_added")
     return page.redirect(done)
 
 
-def _codes_page(
+def codes_page(
     page: Page, codes: list[str], *, first: bool, done: str = "/security"
 ) -> HTMLResponse:
     text = "\n".join(codes) + "\n"
@@ -142,11 +146,11 @@ def regenerate_codes(page: FullPage) -> Response:
             page.ctx, page.origin, page.user_id, step_up_at=page.view.step_up_at
         )
     except StepUpRequired:
-        return _step_up(page, "/security")
+        return step_up_redirect(page, "/security")
     except ServiceError as exc:
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
-    return _codes_page(page, codes, first=False)
+    return codes_page(page, codes, first=False)
 
 
 @router.post("/security/authenticators/{credential_id}/remove", response_class=HTMLResponse)
@@ -161,7 +165,7 @@ def remove_authenticator(
             step_up_at=page.view.step_up_at, code=code or None, password=password or None,
         )
     except StepUpRequired:
-        return _step_up(page, "/security")
+        return step_up_redirect(page, "/security")
     except ServiceError as exc:
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
