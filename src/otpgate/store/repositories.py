@@ -66,6 +66,7 @@ from otpgate.store._records import (
     clear_throttle,
     clear_throttles_like,
     delete_setting,
+    delete_settings_like,
     get_setting,
     get_throttle,
     get_throttles,
@@ -73,6 +74,7 @@ from otpgate.store._records import (
     record_failure,
     set_lock,
     set_setting,
+    settings_like,
 )
 
 __all__ = [
@@ -99,6 +101,7 @@ __all__ = [
     "delete_session",
     "delete_sessions_of",
     "delete_setting",
+    "delete_settings_like",
     "delete_trusted_devices",
     "find_api_token",
     "find_trusted_device",
@@ -123,5 +126,6 @@ __all__ = [
     "search_users",
     "set_lock",
     "set_setting",
+    "settings_like",
     "trusted_devices_of",
 ]
