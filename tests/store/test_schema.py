@@ -56,9 +56,9 @@ def test_upgrade_of_a_fresh_database_reaches_head_and_can_run_again(fresh_db_url
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0004"
+        assert current_revision(engine) == head_revision() == "0005"
         upgrade(engine)
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == "0005"
         assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {
             "alembic_version"
         }
@@ -87,7 +87,7 @@ def test_two_processes_upgrading_at_once_both_succeed(fresh_db_url: str) -> None
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
         revisions = pool.map_async(upgrade_url, [fresh_db_url, fresh_db_url]).get(timeout=120)
-    assert revisions == ["0004", "0004"]
+    assert revisions == ["0005", "0005"]
 
 
 def test_timestamps_are_stored_with_time_zone_on_postgres(engine: Engine) -> None:
@@ -155,5 +155,37 @@ def test_current_revision_of_unreachable_database() -> None:
     try:
         with pytest.raises(DatabaseUnavailable):
             current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def test_0005_keeps_recovery_codes_stored_before_it(fresh_db_url: str) -> None:
+    """Rows of recovery_codes written at 0004 survive 0005 with a NULL key id (their
+    unkeyed hash still finds them), and 0005's downgrade drops only the column."""
+    engine = make_engine(fresh_db_url)
+    cfg = alembic_config()
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0004")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (id, username, display_name, email, password_hash, is_admin,"
+                " is_active, created_at, password_changed_at)"
+                " VALUES (1, 'alice', '', '', 'x', false, true, :t, :t)"
+            ), {"t": "2025-01-01 00:00:00+00:00"})
+            conn.execute(text(
+                "INSERT INTO recovery_codes (user_id, code_hash, created_at)"
+                " VALUES (1, 'legacy-hash', :t)"
+            ), {"t": "2025-01-01 00:00:00+00:00"})
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT code_hash, key_id FROM recovery_codes")).all()
+        assert [tuple(r) for r in rows] == [("legacy-hash", None)]
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0004")
+        columns = {c["name"] for c in inspect(engine).get_columns("recovery_codes")}
+        assert "key_id" not in columns and "code_hash" in columns
     finally:
         engine.dispose()
