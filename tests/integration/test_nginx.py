@@ -196,7 +196,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         OTPGATE_SITES_FILE=str(tmp / "sites.toml"),
         OTPGATE_BASE_URL=base,
     )
-    (tmp / "otpgate").mkdir()
+    (tmp / "otpgate").mkdir(mode=0o700)
     secrets = _prepare_accounts(env)
 
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
