@@ -31,8 +31,10 @@ from otpgate.security.errors import PasswordMismatch
 from otpgate.service import throttle
 from otpgate.service._convert import has_active_credential
 from otpgate.service._google_auth import GoogleAuthenticatorFile, parse_google_authenticator
+from otpgate.service._text import name_text
 from otpgate.service._tx import load_active_user, unit_of_work
 from otpgate.service.audit import AuditKind, record
+from otpgate.service.authenticators import MAX_NAME
 from otpgate.service.enrolment import DEFAULT_NAME
 from otpgate.service.errors import CodeRejected, InvalidInput, NotEnrolled, RejectReason
 from otpgate.service.verification import note_failure, secret_context
@@ -96,7 +98,7 @@ def import_google_authenticator(
     The user's existing authenticators and recovery codes are kept.
     """
     parsed = parse_google_authenticator(text)
-    label = " ".join(str(name).split())[:100] or DEFAULT_NAME
+    label = name_text(name, "authenticator name", MAX_NAME) or DEFAULT_NAME
     with unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
         now = ctx.now_dt()
