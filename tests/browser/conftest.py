@@ -7,12 +7,7 @@ through the one-time setup link the server prints, in the browser, as a person w
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from conftest import need_tool
+from otpgate_process import ServeProcess, otpgate_env
 
 from .support import ADMIN, ARTIFACTS, PASSWORD, Portal
 
@@ -33,13 +29,6 @@ _CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 _START_SECONDS = 30
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
@@ -67,40 +56,11 @@ def browser(playwright_driver: Playwright) -> Iterator[Browser]:
         launched.close()
 
 
-class _Server:
-    """``otpgate serve`` in a subprocess, its output collected by two reader threads."""
+class _Server(ServeProcess):
+    """``otpgate serve`` on a data directory of its own (no developer configuration)."""
 
     def __init__(self, home: Path) -> None:
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "OTPGATE_HOME": str(home),
-            "OTPGATE_ARGON2_TIME_COST": "1",
-            "OTPGATE_ARGON2_MEMORY_KIB": "8",
-            "OTPGATE_ARGON2_PARALLELISM": "1",
-        }
-        # A developer's own configuration must not leak into the test server.
-        for name in ("OTPGATE_DATABASE_URL", "OTPGATE_SECRET_KEYS", "OTPGATE_BASE_URL"):
-            env.pop(name, None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "otpgate", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._drain, args=(self.proc.stdout, self.out), daemon=True),
-            threading.Thread(target=self._drain, args=(self.proc.stderr, self.err), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _drain(stream: object, into: list[str]) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            into.append(line)
+        super().__init__(otpgate_env(home))
 
     def setup_link(self) -> str:
         """Wait until the server listens and has printed its one-time setup link."""
@@ -110,30 +70,10 @@ class _Server:
             if self.proc.poll() is not None:
                 pytest.fail("otpgate serve exited:\n" + "".join(self.err))
             found = pattern.search("".join(self.out))
-            if found and self._listening():
+            if found and self.listening():
                 return found[0]
             time.sleep(0.1)
         pytest.fail("no setup link within 30 s:\n" + "".join(self.out) + "".join(self.err))
-
-    def _listening(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for reader in self._readers:
-            reader.join(timeout=5)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 @pytest.fixture(scope="session")

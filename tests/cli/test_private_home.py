@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import socket
 import stat
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from otpgate.store.db import make_engine
+from otpgate_process import free_port, otpgate_env
 
 PASSWORD = "correct horse battery"
 TIMEOUT = 60
@@ -29,21 +29,10 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def _environ(home: Path) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("OTPGATE_")}
-    environ.update(
-        OTPGATE_HOME=str(home),
-        OTPGATE_ARGON2_TIME_COST="1",
-        OTPGATE_ARGON2_MEMORY_KIB="8",
-        OTPGATE_ARGON2_PARALLELISM="1",
-    )
-    return environ
-
-
 def _otpgate(home: Path, *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "otpgate", *argv],
-        input=stdin, capture_output=True, text=True, env=_environ(home), timeout=TIMEOUT,
+        input=stdin, capture_output=True, text=True, env=otpgate_env(home), timeout=TIMEOUT,
         check=False, umask=0o022,
     )
 
@@ -91,13 +80,6 @@ def test_sqlite_gives_wal_and_shm_the_database_mode(tmp_path: Path) -> None:
         engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 # Every command that opens the home (``code`` and ``uri`` do not).
 COMMANDS = [
     ["user", "list"],
@@ -131,7 +113,7 @@ def test_every_command_refuses_a_home_others_can_enter(home: Path, argv: list[st
     """A home of mode 0755: exit 5, the chmod in one line, nothing created or changed."""
     home.chmod(0o755)
     before = _listing(home), (home / "secret.keys").read_bytes()
-    result = _otpgate(home, *[str(_free_port()) if a == "0" else a for a in argv])
+    result = _otpgate(home, *[str(free_port()) if a == "0" else a for a in argv])
     _assert_refused(result, f"chmod 700 {shlex.quote(str(home))}")
     assert (_listing(home), (home / "secret.keys").read_bytes()) == before
 
@@ -140,7 +122,7 @@ def test_every_command_refuses_a_home_others_can_enter(home: Path, argv: list[st
 def test_every_command_refuses_a_database_others_can_read(home: Path, argv: list[str]) -> None:
     """A database file of mode 0644 (as older versions left it): exit 5 and the chmod."""
     (home / "otpgate.db").chmod(0o644)
-    result = _otpgate(home, *[str(_free_port()) if a == "0" else a for a in argv])
+    result = _otpgate(home, *[str(free_port()) if a == "0" else a for a in argv])
     _assert_refused(result, f"chmod 600 {home / 'otpgate.db'}")
 
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -24,22 +21,11 @@ from otpgate.security.tokens import hash_token
 from otpgate.service.setup import SETUP_TOKEN_PREFIX
 from otpgate.store import repositories as repo
 from otpgate.store.db import make_engine, make_session_factory, transaction
+from otpgate_process import ServeProcess, otpgate_env
 
 PASSWORD = "correct horse battery"
 TIMEOUT = 60
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/setup\?token=[A-Za-z0-9_-]+")
-
-
-def _environ(home: Path, **extra: str) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("OTPGATE_")}
-    environ.update(
-        OTPGATE_HOME=str(home),
-        OTPGATE_ARGON2_TIME_COST="1",
-        OTPGATE_ARGON2_MEMORY_KIB="8",
-        OTPGATE_ARGON2_PARALLELISM="1",
-        **extra,
-    )
-    return environ
 
 
 def _otpgate(env: dict[str, str], *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -51,7 +37,7 @@ def _otpgate(env: dict[str, str], *argv: str, stdin: str = "") -> subprocess.Com
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return _environ(tmp_path / "home")
+    return otpgate_env(tmp_path / "home")
 
 
 def test_ordinary_commands_write_nothing_on_stderr(env: dict[str, str]) -> None:
@@ -105,72 +91,19 @@ def test_head_in_a_shell_pipeline(env: dict[str, str]) -> None:
     assert result.stderr == ""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class _Server:
-    """An ``otpgate serve`` process whose stdout and stderr are collected as they come."""
-
-    def __init__(self, env: dict[str, str], *args: str) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "otpgate", "serve", "--port", str(self.port), *args],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        self.out: list[str] = []
-        self.err: list[str] = []
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        self._readers = [
-            threading.Thread(target=self.out.extend, args=(self.proc.stdout,), daemon=True),
-            threading.Thread(target=self.err.extend, args=(self.proc.stderr,), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            assert self.proc.poll() is None, "".join(self.err)
-            try:
-                if httpx2.get(f"{self.base}/login", timeout=1).status_code == 200:
-                    return
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start:\n" + "".join(self.err)
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for reader in self._readers:
-            reader.join(timeout=5)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
 @contextmanager
-def _servers(count: int, env: dict[str, str], *args: str) -> Iterator[list[_Server]]:
-    """``count`` servers started at the same moment on the same database, all ready."""
+def _servers(count: int, env: dict[str, str], *args: str) -> Iterator[list[ServeProcess]]:
+    """``count`` servers started at the same moment on the same database, all listening."""
     with ExitStack() as stack:
-        servers = [_Server(env, *args) for _ in range(count)]
+        servers = [ServeProcess(env, *args) for _ in range(count)]
         for server in servers:
             stack.callback(server.stop)
         for server in servers:
-            server.wait_ready()
+            server.wait_listening(TIMEOUT)
         yield servers
 
 
-def _alembic_lines(server: _Server) -> list[str]:
+def _alembic_lines(server: ServeProcess) -> list[str]:
     return [line for line in server.err if "alembic" in line]
 
 
@@ -249,5 +182,6 @@ def test_two_servers_on_one_empty_postgresql_print_links_that_work(
 ) -> None:
     """The same with PostgreSQL (``--migrate``), as two hosts of one deployment would."""
     keys = "k1:" + "A" * 43
-    env = _environ(tmp_path / "home", OTPGATE_DATABASE_URL=empty_pg_url, OTPGATE_SECRET_KEYS=keys)
+    env = otpgate_env(tmp_path / "home", OTPGATE_DATABASE_URL=empty_pg_url,
+                      OTPGATE_SECRET_KEYS=keys)
     _race(env, empty_pg_url, "--migrate")
