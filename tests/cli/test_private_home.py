@@ -149,3 +149,18 @@ def test_after_the_chmod_the_command_works(home: Path) -> None:
     home.chmod(0o700)
     listing = _otpgate(home, "user", "list")
     assert listing.returncode == 0 and "alice" in listing.stdout
+
+
+def test_the_pam_helper_refuses_a_home_others_can_enter(home: Path) -> None:
+    """``otpgate pam`` (one SSH login) on a home of mode 0755: the login is refused with
+    exit 5 and one log line that is a configuration error giving the chmod."""
+    home.chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, "-m", "otpgate", "pam"], input="123456\n", capture_output=True,
+        text=True, env={**otpgate_env(home), "PAM_USER": "alice"}, timeout=TIMEOUT, check=False,
+    )
+    assert result.returncode == 5
+    assert result.stderr.splitlines() == [
+        f"otpgate-pam: configuration error: data directory {home} is accessible by group or "
+        f"others (mode 0755); run: chmod 700 {home}"
+    ]
