@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import select
 import sys
 from collections.abc import Sequence
 
@@ -56,8 +57,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _run(argv)
         sys.stdout.flush()  # a reader gone early is noticed here, not at interpreter exit
     except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise  # another pipe or socket broke: a bug to see, not a reader that left
         return _reader_gone()
     return code
+
+
+def _stdout_reader_gone() -> bool:
+    """True if stdout is a pipe whose reader has closed it (poll reports an error)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no real file behind stdout
+        return False
 
 
 def _reader_gone() -> int:
