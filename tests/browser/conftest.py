@@ -7,12 +7,7 @@ through the one-time setup link the server prints, in the browser, as a person w
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from conftest import need_tool
+from otpgate_process import ServeProcess, free_port, otpgate_env
 
 from .support import ADMIN, ARTIFACTS, PASSWORD, Portal
 
@@ -34,13 +30,6 @@ _CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 _START_SECONDS = 30
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
@@ -68,8 +57,8 @@ def browser(playwright_driver: Playwright) -> Iterator[Browser]:
         launched.close()
 
 
-class _Server:
-    """``otpgate serve`` in a subprocess, its output collected by two reader threads.
+class _Server(ServeProcess):
+    """``otpgate serve`` on a data directory of its own (no developer configuration).
 
     The browser reaches it at ``http://{host_name}:{port}``; ``public_url`` becomes its
     ``OTPGATE_BASE_URL`` (passkeys need a host name, and a secure context: localhost).
@@ -83,39 +72,9 @@ class _Server:
         host_name: str = "127.0.0.1",
         public_url: str | None = None,
     ) -> None:
-        self.port = port or _free_port()
+        extra = {} if public_url is None else {"OTPGATE_BASE_URL": public_url}
+        super().__init__(otpgate_env(home, **extra), port=port)
         self.base_url = f"http://{host_name}:{self.port}"
-        env = {
-            **os.environ,
-            "OTPGATE_HOME": str(home),
-            "OTPGATE_ARGON2_TIME_COST": "1",
-            "OTPGATE_ARGON2_MEMORY_KIB": "8",
-            "OTPGATE_ARGON2_PARALLELISM": "1",
-        }
-        # A developer's own configuration must not leak into the test server.
-        for name in ("OTPGATE_DATABASE_URL", "OTPGATE_SECRET_KEYS", "OTPGATE_BASE_URL",
-                     "OTPGATE_WEBAUTHN_RP_ID"):
-            env.pop(name, None)
-        if public_url is not None:
-            env["OTPGATE_BASE_URL"] = public_url
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "otpgate", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._drain, args=(self.proc.stdout, self.out), daemon=True),
-            threading.Thread(target=self._drain, args=(self.proc.stderr, self.err), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _drain(stream: object, into: list[str]) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            into.append(line)
 
     def setup_link(self) -> str:
         """Wait until the server listens and has printed its one-time setup link."""
@@ -125,38 +84,14 @@ class _Server:
             if self.proc.poll() is not None:
                 pytest.fail("otpgate serve exited:\n" + "".join(self.err))
             found = pattern.search("".join(self.out))
-            if found and self._listening():
+            if found and self.listening():
                 return found[0]
             time.sleep(0.1)
         pytest.fail("no setup link within 30 s:\n" + "".join(self.out) + "".join(self.err))
 
-    def wait_listening(self) -> None:
+    def wait_listening(self, seconds: float = _START_SECONDS) -> None:
         """Wait until the server accepts connections (a database with users prints no link)."""
-        deadline = time.monotonic() + _START_SECONDS
-        while not self._listening():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("otpgate serve did not start:\n" + "".join(self.err))
-            time.sleep(0.1)
-
-    def _listening(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for reader in self._readers:
-            reader.join(timeout=5)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
+        super().wait_listening(seconds)
 
 
 @pytest.fixture(scope="session")
@@ -183,7 +118,7 @@ def passkey_portal(
     its data directory; the first administrator is created through the setup link."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     home = tmp_path_factory.mktemp("otpgate-passkeys")
-    port = _free_port()
+    port = free_port()
     url = f"http://localhost:{port}"
     server = _Server(home, port=port, host_name="localhost", public_url=url)
     try:

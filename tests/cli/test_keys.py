@@ -88,6 +88,10 @@ def test_rotate_with_the_environment(
         "Primary key k2 from OTPGATE_SECRET_KEYS (2 keys configured).",
         "Re-encrypted 1 secret under key k2.",
     ]
+    # bob's recovery codes are keyed hashes under k1, which no rotation can redo.
+    assert result.out.splitlines()[-1].startswith(
+        "10 unused recovery codes are hashed under an older key"
+    )
     monkeypatch.setenv("OTPGATE_SECRET_KEYS", key_spec(KEY_2))
     assert _code_verifies(service_ctx(), "bob", secret, T0 + 30)
 

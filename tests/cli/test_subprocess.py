@@ -62,6 +62,11 @@ def _assert_one_line(stderr: str, expected: str) -> None:
         (["2fa", "reset", "alice"], "", 2, "--note is required"),
         (["2fa", "reset", "alice", "--note", "ok"], "", 2, "at least 10 characters"),
         (["user", "add", "bob"], "short\n", 2, "at least 10 characters"),
+        # Names and notes are text: controls and bidi overrides are refused, named.
+        (["2fa", "reset", "alice", "--note", "checked ID\x1b[2J card"], "", 2, "U+001B"),
+        (["user", "add", "bob", "--display-name", "Bob \u202eadmin"], PASSWORD + "\n", 2,
+         "(found U+202E)"),
+        (["token", "create", "portal\x9b"], "", 2, "text-direction overrides (found U+009B)"),
     ],
 )
 def test_refusals_are_one_line(
@@ -124,3 +129,15 @@ def _expect(fd: int, prompt: bytes) -> bytes:
             assert chunk, f"terminal closed before {prompt!r}; got {seen!r}"
             seen += chunk
     return seen
+
+
+def test_refused_names_store_nothing(env: dict[str, str]) -> None:
+    """After a display name and a token name with controls were refused, neither the user
+    nor the token exists."""
+    assert _otpgate(env, "user", "add", "carol", "--display-name", "C\x07rol",
+                    stdin=PASSWORD + "\n").returncode == 2
+    assert _otpgate(env, "token", "create", "intranet\u2066").returncode == 2
+    listing = _otpgate(env, "user", "list")
+    assert [line.split()[0] for line in listing.stdout.splitlines()[1:]] == ["alice"]
+    tokens = _otpgate(env, "token", "list")
+    assert tokens.returncode == 0 and "intranet" not in tokens.stdout

@@ -316,7 +316,7 @@ def run_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         OTPGATE_SITES_FILE=str(tmp / "sites.toml"),
         OTPGATE_BASE_URL=base,
     )
-    (tmp / "otpgate").mkdir()
+    (tmp / "otpgate").mkdir(mode=0o700)
     secrets = _prepare_accounts(env)
 
     seen: list[str] = []

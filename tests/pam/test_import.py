@@ -49,9 +49,12 @@ def test_imported_totp_and_scratch_codes(
     assert pamtester(service, "dave", SCRATCH[1]) == 0
     assert pamtester(service, "dave", SCRATCH[1]) == 1
     assert pamtester(service, "dave", "99999999") == 1
+    # Typed with a space in the middle, as a TOTP code may be.
+    assert pamtester(service, "dave", "5555 4444") == 0
+    assert pamtester(service, "dave", "5555 4444") == 1
     kinds = [e.kind for e in audit.query_audit(otpgate.ctx, username="dave")]
     assert kinds.count("2fa.enabled") == 1
-    assert kinds.count("recovery.used") == 1
+    assert kinds.count("recovery.used") == 2
 
 
 def test_imported_hotp_counter(

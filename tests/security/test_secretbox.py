@@ -400,3 +400,37 @@ def test_concurrent_first_starts_agree_on_one_key(tmp_path: Path) -> None:
     assert len({ring.ids for ring in rings}) == 1
     assert len(rings[0].ids) == 1
     assert [p.name for p in key_file.parent.iterdir()] == ["secret.keys"]
+
+
+def test_keyed_hash_is_an_hmac_under_a_derived_key_per_purpose() -> None:
+    """The keyed hash depends on the key, the purpose and the data, is neither a plain
+    SHA-256 nor an HMAC under the AES key itself, and any ring holding the key agrees."""
+    import hashlib
+    import hmac
+
+    ring = KeyRing([("k1", K1), ("k2", K2)])
+    digest = ring.keyed_hash("recovery-code", b"abcd-efgh-ijkm")
+    assert digest == ring.keyed_hash("recovery-code", b"abcd-efgh-ijkm", key_id="k1")
+    assert digest == KeyRing([("k0", K2), ("k1", K1)]).keyed_hash(
+        "recovery-code", b"abcd-efgh-ijkm", key_id="k1"
+    )
+    others = {
+        ring.keyed_hash("recovery-code", b"abcd-efgh-ijkm", key_id="k2"),
+        ring.keyed_hash("another-purpose", b"abcd-efgh-ijkm"),
+        ring.keyed_hash("recovery-code", b"abcd-efgh-ijkn"),
+        hashlib.sha256(b"abcd-efgh-ijkm").hexdigest(),
+        hmac.new(K1, b"abcd-efgh-ijkm", hashlib.sha256).hexdigest(),
+    }
+    assert digest not in others and len(others) == 5
+    assert len(bytes.fromhex(digest)) == 32
+
+
+def test_keyed_hash_refuses_an_unknown_key_and_bad_types() -> None:
+    """An id not in the ring is DecryptionFailed; a str value or empty purpose TypeError."""
+    ring = KeyRing([("k1", K1)])
+    with pytest.raises(DecryptionFailed):
+        ring.keyed_hash("recovery-code", b"x", key_id="gone")
+    with pytest.raises(TypeError):
+        ring.keyed_hash("recovery-code", "x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        ring.keyed_hash("", b"x")

@@ -151,6 +151,19 @@ def test_scratch_guesses_hit_the_account_throttle(
         imports.verify_scratch_code(ctx, SSH, user.id, SCRATCH[0])
 
 
+@pytest.mark.parametrize("typed", ["1234 5678", " 12345678 ", "1 2 3 4 5 6 7 8"])
+def test_scratch_code_typed_with_spaces(
+    ctx: Context, make_user: Callable[..., UserView], cli: Origin, typed: str
+) -> None:
+    """Spaces are removed as in a TOTP code: the scratch code is accepted, and used up."""
+    user = make_user("alice")
+    imports.import_google_authenticator(ctx, cli, user.id, ga_text(scratch=("12345678",)))
+    assert imports.is_scratch_code(typed)
+    assert imports.verify_scratch_code(ctx, SSH, user.id, typed).recovery_codes_left == 0
+    with pytest.raises(CodeRejected):
+        imports.verify_scratch_code(ctx, SSH, user.id, "12345678")
+
+
 def test_scratch_shape_checked_first(
     ctx: Context, make_user: Callable[..., UserView], cli: Origin
 ) -> None:

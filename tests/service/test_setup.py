@@ -21,9 +21,10 @@ from .conftest import PASSWORD
 MakeUser = Callable[..., UserView]
 
 
-def _stored_hash(ctx: Context) -> str | None:
+def _stored_hashes(ctx: Context) -> set[str]:
     with transaction(ctx.session_factory) as s:
-        return repo.get_setting(s, setup.SETUP_TOKEN_KEY)
+        keys = repo.settings_like(s, setup.SETUP_TOKEN_PREFIX)
+    return {key.removeprefix(setup.SETUP_TOKEN_PREFIX) for key in keys}
 
 
 def test_setup_creates_the_first_admin_and_consumes_the_token(
@@ -33,23 +34,41 @@ def test_setup_creates_the_first_admin_and_consumes_the_token(
     assert setup.setup_token_needed(ctx) is True
     token = setup.issue_setup_token(ctx)
     assert token is not None
-    assert _stored_hash(ctx) == hash_token(token)
+    assert _stored_hashes(ctx) == {hash_token(token)}
     view = setup.complete_setup(ctx, web, token, "Root", PASSWORD)
     assert (view.username, view.is_admin, view.is_active) == ("root", True, True)
-    assert _stored_hash(ctx) is None
+    assert _stored_hashes(ctx) == set()
     assert setup.setup_token_needed(ctx) is False
     kinds = {e.kind for e in audit.query_audit(ctx, username="root")}
     assert kinds == {"setup.completed", "user.created"}
 
 
-def test_a_new_token_replaces_the_old_one(ctx: Context, web: Origin) -> None:
-    """Issuing again invalidates the earlier token."""
+def test_a_later_token_replaces_the_old_one(ctx: Context, web: Origin) -> None:
+    """A token issued a minute after the first (a restart) invalidates the first."""
     first = setup.issue_setup_token(ctx)
+    ctx.clock.advance(setup.SETUP_TOKEN_OVERLAP_SECONDS)  # type: ignore[attr-defined]
     second = setup.issue_setup_token(ctx)
     assert first is not None and second is not None and first != second
+    assert _stored_hashes(ctx) == {hash_token(second)}
     with pytest.raises(NotPermitted):
         setup.complete_setup(ctx, web, first, "root", PASSWORD)
     assert setup.complete_setup(ctx, web, second, "root", PASSWORD).is_admin
+
+
+@pytest.mark.parametrize("used", [0, 1])
+def test_tokens_issued_together_all_work_until_one_is_used(
+    ctx: Context, web: Origin, dump: Callable[[], Dump], used: int
+) -> None:
+    """Two processes starting at once each print a link: either one works, and once it
+    has created the admin the other is refused and changes nothing."""
+    tokens = [setup.issue_setup_token(ctx), setup.issue_setup_token(ctx)]
+    ctx.clock.advance(setup.SETUP_TOKEN_OVERLAP_SECONDS - 1)  # type: ignore[attr-defined]
+    assert all(tokens) and len(_stored_hashes(ctx)) == 2
+    assert setup.complete_setup(ctx, web, str(tokens[used]), "root", PASSWORD).is_admin
+    before = dump()
+    with pytest.raises(NotPermitted):
+        setup.complete_setup(ctx, web, str(tokens[1 - used]), "other", PASSWORD)
+    assert dump() == before and _stored_hashes(ctx) == set()
 
 
 def test_used_token_cannot_be_used_again(

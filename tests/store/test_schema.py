@@ -159,3 +159,35 @@ def test_current_revision_of_unreachable_database() -> None:
             current_revision(engine)
     finally:
         engine.dispose()
+
+
+def test_0005_keeps_recovery_codes_stored_before_it(fresh_db_url: str) -> None:
+    """Rows of recovery_codes written at 0004 survive 0005 with a NULL key id (their
+    unkeyed hash still finds them), and 0005's downgrade drops only the column."""
+    engine = make_engine(fresh_db_url)
+    cfg = alembic_config()
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0004")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (id, username, display_name, email, password_hash, is_admin,"
+                " is_active, created_at, password_changed_at)"
+                " VALUES (1, 'alice', '', '', 'x', false, true, :t, :t)"
+            ), {"t": "2025-01-01 00:00:00+00:00"})
+            conn.execute(text(
+                "INSERT INTO recovery_codes (user_id, code_hash, created_at)"
+                " VALUES (1, 'legacy-hash', :t)"
+            ), {"t": "2025-01-01 00:00:00+00:00"})
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT code_hash, key_id FROM recovery_codes")).all()
+        assert [tuple(r) for r in rows] == [("legacy-hash", None)]
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0004")
+        columns = {c["name"] for c in inspect(engine).get_columns("recovery_codes")}
+        assert "key_id" not in columns and "code_hash" in columns
+    finally:
+        engine.dispose()

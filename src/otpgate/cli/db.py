@@ -24,10 +24,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    from otpgate.service.context import prepare_home
     from otpgate.store.db import make_engine
     from otpgate.store.schema import current_revision, head_revision, upgrade
 
     settings = read_settings()
+    prepare_home(settings)
     engine = make_engine(settings.effective_database_url)
     try:
         before = current_revision(engine)
@@ -43,10 +45,13 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _current(args: argparse.Namespace) -> int:
+    from otpgate.service.context import prepare_home
     from otpgate.store.db import make_engine
     from otpgate.store.schema import current_revision, head_revision
 
-    engine = make_engine(read_settings().effective_database_url)
+    settings = read_settings()
+    prepare_home(settings)
+    engine = make_engine(settings.effective_database_url)
     try:
         current = current_revision(engine)
     finally:

@@ -61,6 +61,7 @@ def _rotate(args: argparse.Namespace) -> int:
             print(f"Primary key {old_primary} from {source} "
                   f"({len(ctx.keyring.ids)} keys configured).")
         count = keys.rotate_keys(ctx, operator_origin(), batch_size=args.batch_size)
+        codes = keys.recovery_codes_under_older_keys(ctx)
     print(f"Re-encrypted {count} secret{'s' if count != 1 else ''} "
           f"under key {ctx.keyring.primary_id}.")
     others = [kid for kid in ctx.keyring.ids if kid != ctx.keyring.primary_id]
@@ -74,4 +75,8 @@ def _rotate(args: argparse.Namespace) -> int:
         )
         print(f"Older keys still configured: {', '.join(others)}. {reload}; then run "
               f"`{again}` (it should re-encrypt 0 secrets) and you may remove the older keys.")
+    if codes:
+        print(f"{codes} unused recovery code{'s are' if codes != 1 else ' is'} hashed under "
+              "an older key (a hash cannot be redone): removing that key makes them stop "
+              "working, so have their users regenerate recovery codes first.")
     return 0

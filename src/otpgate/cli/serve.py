@@ -64,9 +64,6 @@ def _prepare(settings: Settings, migrate: bool) -> Context:
     """A context on a current schema, or a CliError saying what to do."""
     from otpgate.service.context import build_context
     from otpgate.store.schema import current_revision, head_revision
-
-    if not settings.database_url:
-        settings.home.mkdir(parents=True, exist_ok=True)
     from otpgate.web.app import REQUEST_THREADS
 
     ctx = build_context(

@@ -32,6 +32,7 @@ from typing import IO, TYPE_CHECKING
 from otpgate.config import ConfigError, Settings
 from otpgate.pam.errors import BadAnswer, FileRefused
 from otpgate.pam.files import map_user, read_settings_file, read_user_map
+from otpgate.security.errors import UnsafeFileMode
 
 if TYPE_CHECKING:
     from otpgate.service.clock import Clock
@@ -202,7 +203,7 @@ def check(request: CheckRequest, *, user_map: Path | None, context: ContextSourc
     """
     try:
         return _verdict(request, user_map, context)
-    except (FileRefused, ConfigError) as exc:
+    except (FileRefused, ConfigError, UnsafeFileMode) as exc:
         return Verdict(EXIT_ERROR, f"configuration error: {exc}")
     except Exception as exc:  # fail closed on anything, with a log line
         return Verdict(EXIT_ERROR, f"refused, otpgate unavailable: {_describe(exc)}")

@@ -14,6 +14,7 @@ __all__ = [
     "MalformedToken",
     "PasswordMismatch",
     "SecurityError",
+    "UnsafeFileMode",
     "WeakPassword",
 ]
 
@@ -51,3 +52,8 @@ class WeakPassword(SecurityError, ValueError):
 
 class MalformedToken(SecurityError, ValueError):
     """A recovery code or token is not well formed (wrong type, alphabet or length)."""
+
+
+class UnsafeFileMode(SecurityError, ValueError):
+    """A private file or directory may be opened by group or others (or cannot be made);
+    the message gives the ``chmod`` that fixes it."""

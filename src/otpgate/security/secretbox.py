@@ -6,6 +6,11 @@ that sealed it is stored beside it (returned by :meth:`KeyRing.seal`). The calle
 copied onto another row does not open. Random 96-bit nonces are safe for far more
 values than otpgate seals under one key (NIST SP 800-38D: 2**32 per key).
 
+The same keys also give keyed hashes (:meth:`KeyRing.keyed_hash`) of values too short to
+store under a plain hash, such as recovery codes: HMAC-SHA256 under a key derived from
+each secret key with HKDF, separated by purpose, so a dump without the keys cannot be
+searched offline. The id of the key is stored beside the hash, like a sealed value's.
+
 Keys come from configuration (:func:`load_keyring`): ``OTPGATE_SECRET_KEYS`` as
 ``kid:base64url-key,kid2:...`` (first = primary), or else a key file in the same format,
 one key per line, created with mode 0600 on first use.
@@ -18,13 +23,17 @@ when asked to open a value under a key id they don't know), so rotation needs no
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from otpgate.security._keyfile import (
     check_key_id,
@@ -52,6 +61,9 @@ _TAG_BYTES = 16
 # Binds the key id into the authenticated data too, so a value relabelled with another
 # id never opens, even if an operator configured one key under two names.
 _AAD_PREFIX = b"otpgate-secretbox-v1\x00"
+# HKDF "info" of the key each secret key gives for keyed hashes: never the AES key itself.
+_HASH_KEY_INFO = b"otpgate-keyed-hash-v1"
+_State = tuple[dict[str, AESGCM], tuple[str, ...], dict[str, bytes]]
 
 
 def new_key() -> bytes:
@@ -67,7 +79,8 @@ def _aad(key_id: str, context: bytes) -> bytes:
 class KeyRing:
     """Named AES-256-GCM keys: the first seals, every one of them opens.
 
-    ``repr`` shows key ids only; the key bytes are kept inside the cipher objects.
+    ``repr`` shows key ids only; the key bytes are kept inside the cipher objects, and
+    only keys derived from them (for :meth:`keyed_hash`) beside.
     """
 
     __slots__ = ("_checked_at", "_file", "_lock", "_stamp", "_state")
@@ -79,7 +92,7 @@ class KeyRing:
         self._checked_at = time.monotonic()
         self._lock = threading.Lock()
 
-    def _current(self, *, force: bool = False) -> tuple[dict[str, AESGCM], tuple[str, ...]]:
+    def _current(self, *, force: bool = False) -> _State:
         """The ciphers, re-read from the key file if it changed since it was last read."""
         if self._file is None:
             return self._state
@@ -125,10 +138,29 @@ class KeyRing:
             raise TypeError("context must be bytes")
         if not context:
             raise ValueError("context must not be empty: it binds the value to its owner")
-        ciphers, ids = self._current()
+        ciphers, ids, _ = self._current()
         nonce = os.urandom(_NONCE_BYTES)
         sealed = ciphers[ids[0]].encrypt(nonce, plaintext, _aad(ids[0], context))
         return ids[0], nonce + sealed
+
+    def keyed_hash(self, purpose: str, data: bytes, *, key_id: str | None = None) -> str:
+        """HMAC-SHA256 (hex) of *data* for *purpose* under key *key_id* (the primary key
+        if None), with a key derived from that secret key; store the key id beside it.
+
+        Raises :class:`DecryptionFailed` for a key id that is not in the ring.
+        """
+        if not isinstance(data, bytes) or not isinstance(purpose, str) or not purpose:
+            raise TypeError("keyed_hash takes a non-empty str purpose and bytes data")
+        _, ids, hash_keys = self._current()
+        kid = ids[0] if key_id is None else key_id
+        key = hash_keys.get(kid)
+        if key is None:
+            key = self._current(force=True)[2].get(kid)
+        if key is None:
+            raise DecryptionFailed(f"unknown key id {str(kid)[:40]!r}")
+        label = purpose.encode("utf-8")
+        message = len(label).to_bytes(2, "big") + label + data
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
 
     def open(self, key_id: str, sealed: bytes | bytearray | memoryview, *, context: bytes) -> bytes:
         """Decrypt a value made by :meth:`seal`; any failure raises :class:`DecryptionFailed`."""
@@ -154,10 +186,11 @@ class KeyRing:
             ) from None
 
 
-def _ciphers_of(keys: Sequence[tuple[str, bytes]]) -> tuple[dict[str, AESGCM], tuple[str, ...]]:
+def _ciphers_of(keys: Sequence[tuple[str, bytes]]) -> _State:
     if not keys:
         raise InvalidKeyConfig("no secret key configured")
     ciphers: dict[str, AESGCM] = {}
+    hash_keys: dict[str, bytes] = {}
     seen: set[bytes] = set()
     for key_id, key in keys:
         _check_key(key_id, key)
@@ -168,7 +201,10 @@ def _ciphers_of(keys: Sequence[tuple[str, bytes]]) -> tuple[dict[str, AESGCM], t
             raise InvalidKeyConfig(f"secret key {key_id!r} repeats another key")
         seen.add(material)
         ciphers[key_id] = AESGCM(material)
-    return ciphers, tuple(ciphers)
+        hash_keys[key_id] = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=_HASH_KEY_INFO
+        ).derive(material)
+    return ciphers, tuple(ciphers), hash_keys
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

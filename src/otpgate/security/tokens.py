@@ -2,8 +2,11 @@
 
 Tokens (sessions, trusted devices, CSRF, API) are 256-bit random strings, so a plain
 SHA-256 is enough to store them: nothing can be guessed from the hash. Recovery codes
-have 60 bits, which no online guessing reaches under throttling; their stored hash is a
-domain-separated SHA-256 of the canonical form. Single use is the caller's job.
+have 60 bits, which no online guessing reaches under throttling, but which a dump with
+a plain hash would let anyone try offline at billions a second: they are stored as an
+HMAC under a key derived from the secret keys (:func:`keyed_recovery_hash`).
+:func:`hash_recovery_code`, the domain-separated SHA-256 earlier versions stored, is kept
+to find those rows. Single use is the caller's job.
 """
 
 from __future__ import annotations
@@ -11,14 +14,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import TYPE_CHECKING
 
 from otpgate.security.errors import MalformedToken
+
+if TYPE_CHECKING:
+    from otpgate.security.secretbox import KeyRing
 
 __all__ = [
     "RECOVERY_ALPHABET",
     "RECOVERY_CODE_BITS",
     "hash_recovery_code",
     "hash_token",
+    "keyed_recovery_hash",
     "new_recovery_code",
     "new_token",
     "normalise_recovery_code",
@@ -37,6 +45,7 @@ RECOVERY_CODE_BITS = _CODE_LEN * 5
 _MAX_INPUT = 64
 _ALLOWED = frozenset(RECOVERY_ALPHABET)
 _RECOVERY_TAG = b"otpgate-recovery-code-v1\x00"
+RECOVERY_HASH_PURPOSE = "recovery-code"
 _MIN_TOKEN_BYTES = 16
 
 
@@ -85,12 +94,23 @@ def normalise_recovery_code(text: object) -> str:
 
 
 def hash_recovery_code(code: str) -> str:
-    """Hex digest to store for a recovery code; any accepted spelling gives the same hash.
+    """The unkeyed hex digest earlier versions stored for a recovery code (legacy rows);
+    any accepted spelling gives the same hash.
 
     Raises :class:`MalformedToken` if *code* is not a recovery code.
     """
     canonical = normalise_recovery_code(code)
     return hashlib.sha256(_RECOVERY_TAG + canonical.encode("ascii")).hexdigest()
+
+
+def keyed_recovery_hash(keyring: KeyRing, code: str, *, key_id: str | None = None) -> str:
+    """Hex HMAC to store for a recovery code, under key *key_id* of the ring (the primary
+    if None); any accepted spelling gives the same hash.
+
+    Raises :class:`MalformedToken` if *code* is not a recovery code.
+    """
+    canonical = normalise_recovery_code(code)
+    return keyring.keyed_hash(RECOVERY_HASH_PURPOSE, canonical.encode("ascii"), key_id=key_id)
 
 
 def tokens_equal(a: str, b: str) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from otpgate.service._actors import load_admin_actor
 from otpgate.service._scopes import clear_user_throttles, user_locked_until
+from otpgate.service._text import note_text
 from otpgate.service._tx import load_user, unit_of_work
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import InvalidInput, NotPermitted
@@ -31,6 +32,7 @@ __all__ = [
     "MIN_NOTE_LENGTH",
     "REQUIRE_ADMINS_KEY",
     "REQUIRE_ALL_KEY",
+    "check_identity_note",
     "get_policy",
     "lock_state",
     "read_policy",
@@ -49,10 +51,10 @@ _MAX_NOTE_LENGTH = 1000
 _MAX_ISSUER_LENGTH = 64
 
 
-def _check_note(note: object) -> str:
-    if not isinstance(note, str):
-        raise InvalidInput("The identity-check note must be text.")
-    note = note.strip()
+def check_identity_note(note: object) -> str:
+    """The note saying how a person's identity was checked (admin reset, bypass code):
+    text without control characters, line breaks kept, 10 to 1000 characters."""
+    note = note_text(note, "identity-check note")
     if len(note) < MIN_NOTE_LENGTH:
         raise InvalidInput(
             f"Describe the identity check you made (at least {MIN_NOTE_LENGTH} characters)."
@@ -70,7 +72,7 @@ def reset_2fa(
     Also clears the user's throttles, so they can log in with the password and enrol
     again. ``note`` says how the person's identity was checked; it is audited.
     """
-    checked_note = _check_note(note)
+    checked_note = check_identity_note(note)
     with unit_of_work(ctx) as session:
         actor = load_admin_actor(session, origin, actor_id)
         user = load_user(session, user_id)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from otpgate.security.tokens import hash_token, new_token
 from otpgate.service._actors import load_admin_actor
+from otpgate.service._text import refuse_controls
 from otpgate.service._tx import check_id, unit_of_work
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import InvalidInput, NotFound, NotPermitted
@@ -103,6 +104,7 @@ def _cache(ctx: Context) -> _TokenCache:
 def _check_name(name: object) -> str:
     if not isinstance(name, str):
         raise InvalidInput("The token name must be text.")
+    refuse_controls(name, "token name")
     name = name.strip()
     if not 1 <= len(name) <= _MAX_NAME_LENGTH or not name.isprintable():
         raise InvalidInput(f"The token name must be 1 to {_MAX_NAME_LENGTH} printable characters.")

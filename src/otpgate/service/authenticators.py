@@ -17,6 +17,7 @@ from otpgate.service._code_check import check_code
 from otpgate.service._convert import credential_view
 from otpgate.service._password import check_password_of, password_text
 from otpgate.service._stepup import require_fresh_step_up
+from otpgate.service._text import name_text
 from otpgate.service._tx import check_id, load_active_user, unit_of_work
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import (
@@ -41,15 +42,9 @@ MAX_NAME = 100
 
 
 def factor_name(name: object, what: str = "authenticator") -> str:
-    """A second factor's name, spaces collapsed: non-empty, at most :data:`MAX_NAME`."""
-    if not isinstance(name, str):
-        raise InvalidInput(f"The {what} name must be text.")
-    label = " ".join(name.split())
-    if not label:
-        raise InvalidInput(f"The {what} name cannot be empty.")
-    if len(label) > MAX_NAME:
-        raise InvalidInput(f"The {what} name must have at most {MAX_NAME} characters.")
-    return label
+    """A second factor's name: text without controls, spaces collapsed, non-empty, at most
+    :data:`MAX_NAME` characters."""
+    return name_text(name, f"{what} name", MAX_NAME, required=True)
 
 
 def switch_off(

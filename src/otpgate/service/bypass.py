@@ -27,9 +27,9 @@ from otpgate.security.tokens import hash_token, new_recovery_code, normalise_rec
 from otpgate.service._actors import load_admin_actor
 from otpgate.service._convert import has_active_credential
 from otpgate.service._tx import load_active_user, unit_of_work
-from otpgate.service.admin import MIN_NOTE_LENGTH
+from otpgate.service.admin import check_identity_note
 from otpgate.service.audit import AuditKind, record
-from otpgate.service.errors import CodeRejected, InvalidInput, NotEnrolled, NotPermitted
+from otpgate.service.errors import CodeRejected, NotEnrolled, NotPermitted
 from otpgate.service.recovery import check_recovery_code
 from otpgate.service.views import BypassIssued, SecondFactor
 from otpgate.store import repositories as repo
@@ -42,21 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["bypass_valid_until", "issue_bypass_code", "verify_recovery_or_bypass_code"]
 
-_MAX_NOTE = 1000
 _MAX_INPUT = 64
-
-
-def _check_note(note: object) -> str:
-    if not isinstance(note, str):
-        raise InvalidInput("The identity-check note must be text.")
-    note = " ".join(note.split())
-    if len(note) < MIN_NOTE_LENGTH:
-        raise InvalidInput(
-            f"Describe the identity check you made (at least {MIN_NOTE_LENGTH} characters)."
-        )
-    if len(note) > _MAX_NOTE:
-        raise InvalidInput(f"The note must be at most {_MAX_NOTE} characters.")
-    return note
 
 
 def _hash(canonical: str) -> str:
@@ -73,7 +59,7 @@ def issue_bypass_code(
     (ask another admin) or a non-admin actor, :class:`NotEnrolled` when the user has no
     2FA to bypass, :class:`AccountDisabled` for a deactivated account.
     """
-    checked_note = _check_note(note)
+    checked_note = check_identity_note(note)
     with unit_of_work(ctx) as session:
         actor = load_admin_actor(session, origin, actor_id)
         user = load_active_user(session, user_id)

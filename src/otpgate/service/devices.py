@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from otpgate.security.tokens import hash_token, new_token
 from otpgate.service import throttle
 from otpgate.service._convert import device_view, has_active_credential
+from otpgate.service._text import strip_controls
 from otpgate.service._tx import check_id, load_active_user, unit_of_work
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import InvalidInput, NotEnrolled, NotFound
@@ -42,7 +43,8 @@ def trust_new_device(
         raise InvalidInput("The device name must be text.")
     if not has_active_credential(session, user.id):
         raise NotEnrolled()
-    label = " ".join(name.split())[:MAX_DEVICE_NAME]
+    # Named by otpgate after the browser, not typed: cleaned rather than refused.
+    label = " ".join(strip_controls(name).split())[:MAX_DEVICE_NAME]
     token = new_token()
     now = ctx.now_dt()
     device = repo.add_trusted_device(

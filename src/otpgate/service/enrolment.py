@@ -21,6 +21,7 @@ from otpgate.service._code_check import check_code
 from otpgate.service._convert import credential_view, has_active_credential
 from otpgate.service._password import check_password_of, password_text
 from otpgate.service._stepup import require_fresh_step_up
+from otpgate.service._text import name_text
 from otpgate.service._tx import check_id, load_active_user, unit_of_work
 from otpgate.service.admin import read_policy
 from otpgate.service.audit import AuditKind, record
@@ -73,12 +74,7 @@ def _kind(kind: object) -> Kind:
 
 
 def _name(name: object) -> str:
-    if not isinstance(name, str):
-        raise InvalidInput("The authenticator name must be text.")
-    label = " ".join(name.split())
-    if len(label) > MAX_NAME:
-        raise InvalidInput(f"The authenticator name must have at most {MAX_NAME} characters.")
-    return label
+    return name_text(name, "authenticator name", MAX_NAME)
 
 
 def begin_enrolment(

@@ -19,19 +19,22 @@ for SSH and for the portal. What the file's options become:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from otpgate.otp.codes import normalise_code
+from otpgate.otp.errors import OtpError
 from otpgate.security.errors import PasswordMismatch
 from otpgate.service import throttle
 from otpgate.service._convert import has_active_credential
 from otpgate.service._google_auth import GoogleAuthenticatorFile, parse_google_authenticator
+from otpgate.service._text import name_text
 from otpgate.service._tx import load_active_user, unit_of_work
 from otpgate.service.audit import AuditKind, record
+from otpgate.service.authenticators import MAX_NAME
 from otpgate.service.enrolment import DEFAULT_NAME
 from otpgate.service.errors import CodeRejected, InvalidInput, NotEnrolled, RejectReason
 from otpgate.service.verification import note_failure, secret_context
@@ -51,7 +54,7 @@ __all__ = [
 ]
 
 IMPORT_NAME = "google-authenticator"
-_SCRATCH = re.compile(r"[0-9]{8}")
+_SCRATCH_DIGITS = 8
 # argon2 hashes start with "$"; otpgate's own recovery codes are stored as hex digests.
 _ARGON2_PREFIX = "$argon2"
 
@@ -66,9 +69,18 @@ class ImportResult:
     first_authenticator: bool
 
 
+def _scratch_digits(text: object) -> str | None:
+    """The 8 ASCII digits of a scratch code, spaces removed as in a TOTP code; else None."""
+    try:
+        return normalise_code(text, _SCRATCH_DIGITS).decode("ascii")
+    except OtpError:
+        return None
+
+
 def is_scratch_code(text: object) -> bool:
-    """True for the shape of a google-authenticator scratch code: 8 ASCII digits."""
-    return isinstance(text, str) and _SCRATCH.fullmatch(text.strip()) is not None
+    """True for the shape of a google-authenticator scratch code: 8 ASCII digits, spaces
+    allowed anywhere (``"1234 5678"``), as in a TOTP code."""
+    return _scratch_digits(text) is not None
 
 
 def _last_step(parsed: GoogleAuthenticatorFile) -> int:
@@ -86,7 +98,7 @@ def import_google_authenticator(
     The user's existing authenticators and recovery codes are kept.
     """
     parsed = parse_google_authenticator(text)
-    label = " ".join(str(name).split())[:100] or DEFAULT_NAME
+    label = name_text(name, "authenticator name", MAX_NAME) or DEFAULT_NAME
     with unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
         now = ctx.now_dt()
@@ -159,7 +171,8 @@ def verify_scratch_code(ctx: Context, origin: Origin, user_id: int, code: str) -
     """
     if not isinstance(code, str):
         raise InvalidInput("The scratch code must be text.")
-    if not is_scratch_code(code):
+    digits = _scratch_digits(code)
+    if digits is None:
         raise CodeRejected(RejectReason.MALFORMED, "A scratch code has 8 digits.")
     with unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
@@ -177,7 +190,7 @@ def verify_scratch_code(ctx: Context, origin: Origin, user_id: int, code: str) -
                 now,
             ),
         ]
-        code_hash = _matching_scratch(session, ctx, user, code.strip())
+        code_hash = _matching_scratch(session, ctx, user, digits)
         if code_hash is not None and repo.consume_recovery_code(session, user.id, code_hash, now):
             throttle.succeed_attempt(session, attempts[0], forget=False)
             throttle.succeed_attempt(session, attempts[1], forget=True)

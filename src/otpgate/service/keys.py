@@ -4,7 +4,9 @@ primary key.
 Rotation runs in batches, one transaction each, so logins go on meanwhile (each batch
 holds its rows only briefly) and an interrupted rotation resumes where it stopped: the
 next run picks up whatever is still under an older key. Once it reports nothing left,
-older keys can be removed from the configuration.
+older keys can be removed from the configuration, except that recovery codes are stored
+as keyed hashes that no rotation can redo (the codes are not known): those of an older
+key stop working when it is removed (:func:`recovery_codes_under_older_keys`).
 
 Each row is re-sealed with a conditional UPDATE on its old ciphertext, so a row deleted
 or changed meanwhile is left alone instead of being overwritten; its counters
@@ -17,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from otpgate.security.errors import DecryptionFailed
@@ -27,13 +29,13 @@ from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import InvalidInput, KeyUnavailable
 from otpgate.service.verification import secret_context
 from otpgate.store import repositories as repo
-from otpgate.store.models import OtpCredential, WebAuthnCredential
+from otpgate.store.models import OtpCredential, RecoveryCode, WebAuthnCredential
 
 if TYPE_CHECKING:
     from otpgate.security.secretbox import KeyRing
     from otpgate.service.context import Context, Origin
 
-__all__ = ["MAX_BATCH_SIZE", "rotate_keys"]
+__all__ = ["MAX_BATCH_SIZE", "recovery_codes_under_older_keys", "rotate_keys"]
 
 MAX_BATCH_SIZE = 10_000
 _Row = TypeVar("_Row", OtpCredential, WebAuthnCredential)
@@ -63,6 +65,18 @@ def rotate_keys(ctx: Context, origin: Origin, *, batch_size: int = 200) -> int:
             detail={"rotated": rotated, "to_key": primary, "from_keys": dict(from_keys)},
         )
     return rotated
+
+
+def recovery_codes_under_older_keys(ctx: Context) -> int:
+    """How many unused recovery codes are hashed under a key other than the primary: they
+    keep working while that key is configured, and stop when it is removed."""
+    query = select(func.count()).where(
+        RecoveryCode.used_at.is_(None),
+        RecoveryCode.key_id.is_not(None),
+        RecoveryCode.key_id != ctx.keyring.primary_id,
+    )
+    with unit_of_work(ctx) as session:
+        return session.scalar(query) or 0
 
 
 def _rotate_rows(

@@ -4,6 +4,13 @@ Ten codes of 60 bits by default (Keycloak: 12 of about 61 bits, hashed; libpam a
 django-otp keep theirs in clear). A recovery code is checked against the (account,
 address) throttle only: when a stranger has locked the account's code scope, its owner
 can still get in with one. 60 bits put online guessing out of reach anyway.
+
+Codes are stored as an HMAC under a key derived from the primary secret key, with that
+key's id (:func:`~otpgate.security.tokens.keyed_recovery_hash`): a dump alone does not
+let anyone test guesses offline. A code is looked up under every key of the ring, so
+codes issued before a key rotation keep working while their key stays configured (a
+rotation cannot re-hash them: the codes are not known), and under the plain SHA-256 that
+versions before keyed hashes stored, until such a code is used or regenerated.
 """
 
 from __future__ import annotations
@@ -15,7 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from otpgate.security.errors import MalformedToken
-from otpgate.security.tokens import hash_recovery_code, new_recovery_code
+from otpgate.security.tokens import (
+    hash_recovery_code,
+    keyed_recovery_hash,
+    new_recovery_code,
+)
 from otpgate.service import throttle
 from otpgate.service._convert import has_active_credential
 from otpgate.service._stepup import require_fresh_step_up
@@ -48,25 +59,30 @@ def issue_recovery_codes(session: Session, ctx: Context, user: User) -> list[str
         code = new_recovery_code()
         if code not in codes:
             codes.append(code)
-    repo.add_recovery_codes(session, user.id, [hash_recovery_code(c) for c in codes], ctx.now_dt())
+    key_id = ctx.keyring.primary_id
+    hashes = [keyed_recovery_hash(ctx.keyring, c, key_id=key_id) for c in codes]
+    repo.add_recovery_codes(session, user.id, hashes, ctx.now_dt(), key_id=key_id)
     return codes
 
 
-def _code_hash(code: object) -> str:
+def _code_hashes(ctx: Context, code: object) -> list[str]:
+    """Every form the code may be stored in: keyed under each key, and the legacy hash."""
     if not isinstance(code, str):
         raise InvalidInput("The recovery code must be text.")
     if len(code) > _MAX_INPUT:
         raise CodeRejected(RejectReason.MALFORMED, "This is not a recovery code.")
     try:
-        return hash_recovery_code(code)
+        legacy = hash_recovery_code(code)
     except MalformedToken:
         raise CodeRejected(RejectReason.MALFORMED, "This is not a recovery code.") from None
+    keyed = [keyed_recovery_hash(ctx.keyring, code, key_id=kid) for kid in ctx.keyring.ids]
+    return [*keyed, legacy]
 
 
-def _was_used(session: Session, user_id: int, code_hash: str) -> bool:
+def _was_used(session: Session, user_id: int, code_hashes: list[str]) -> bool:
     query = select(RecoveryCode.id).where(
         RecoveryCode.user_id == user_id,
-        RecoveryCode.code_hash == code_hash,
+        RecoveryCode.code_hash.in_(code_hashes),
         RecoveryCode.used_at.is_not(None),
     )
     return session.scalar(query) is not None
@@ -81,21 +97,21 @@ def check_recovery_code(
     ``WRONG`` rejection to raise after commit; raises (rolling back) for bad input, a code
     already used (``REPLAYED``, not counted: it was the user's own) or a locked pair.
     """
-    code_hash = _code_hash(code)
+    code_hashes = _code_hashes(ctx, code)
     if not has_active_credential(session, user.id):
         raise NotEnrolled()
     now = ctx.now_dt()
     pair = throttle.begin_attempt(
         session, throttle.pair_scope(user.id, "code", origin.client_addr), throttle.CODE_PAIR, now
     )
-    if repo.consume_recovery_code(session, user.id, code_hash, now):
+    if repo.consume_recovery_code(session, user.id, code_hashes, now):
         throttle.succeed_attempt(session, pair, forget=True)
         left = repo.recovery_codes_left(session, user.id)
         record(session, ctx, origin, AuditKind.RECOVERY_USED, subject=user, detail={"left": left})
         return SecondFactor(
             method="recovery", credential_id=None, drift_seconds=None, recovery_codes_left=left
         )
-    if _was_used(session, user.id, code_hash):
+    if _was_used(session, user.id, code_hashes):
         raise CodeRejected(RejectReason.REPLAYED, "This recovery code was already used.")
     note_failure(session, ctx, origin, user, [pair], method="recovery")
     return CodeRejected(RejectReason.WRONG, "This recovery code is not valid.")

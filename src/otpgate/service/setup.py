@@ -1,17 +1,20 @@
 """First-admin setup: on an empty database, a one-time token creates the first admin.
 
 ``otpgate serve`` prints a link holding a token from :func:`issue_setup_token`; only its
-hash is stored (app setting ``setup.token_hash``), so a database dump cannot be used to
-take the instance over. A new token replaces the previous one. The token works once and
-only while no account exists; of two browsers racing with the same link, one creates
-the admin.
+hash is stored (as the key of an app setting ``setup.token:<hash>``), so a database dump
+cannot be used to take the instance over. Processes started together on an empty
+database (two hosts, a service manager starting two) each print a link, and every one
+of them works; a token issued :data:`SETUP_TOKEN_OVERLAP_SECONDS` or more after the
+others replaces them, as a restart's link replaces the one printed before. A token
+works once and only while no account exists; the first link used creates the admin and
+ends the others; of two browsers racing with the same link, one creates the admin.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from otpgate.security.tokens import hash_token, new_token, tokens_equal
+from otpgate.security.tokens import hash_token, new_token
 from otpgate.service._convert import user_view
 from otpgate.service._tx import unit_of_work
 from otpgate.service.audit import AuditKind, record
@@ -23,9 +26,16 @@ from otpgate.store import repositories as repo
 if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
 
-__all__ = ["SETUP_TOKEN_KEY", "complete_setup", "issue_setup_token", "setup_token_needed"]
+__all__ = [
+    "SETUP_TOKEN_OVERLAP_SECONDS",
+    "SETUP_TOKEN_PREFIX",
+    "complete_setup",
+    "issue_setup_token",
+    "setup_token_needed",
+]
 
-SETUP_TOKEN_KEY = "setup.token_hash"
+SETUP_TOKEN_PREFIX = "setup.token:"
+SETUP_TOKEN_OVERLAP_SECONDS = 60
 _MAX_TOKEN_LENGTH = 200
 _REFUSED = "This setup link is not valid (already used, replaced, or setup is done)."
 
@@ -39,10 +49,16 @@ def setup_token_needed(ctx: Context) -> bool:
 def issue_setup_token(ctx: Context) -> str | None:
     """A new one-time setup token (replacing any earlier one), or None once a user exists."""
     token = new_token()
+    now = int(ctx.clock.now())
     with unit_of_work(ctx) as session:
         if repo.count_users(session) > 0:
             return None
-        repo.set_setting(session, SETUP_TOKEN_KEY, hash_token(token))
+        # One row per token, the value its issue time: processes issuing at the same time
+        # never overwrite each other's token, and only those older than the overlap go.
+        for key, issued in repo.settings_like(session, SETUP_TOKEN_PREFIX).items():
+            if not issued.isdigit() or int(issued) <= now - SETUP_TOKEN_OVERLAP_SECONDS:
+                repo.delete_setting(session, key)
+        repo.set_setting(session, SETUP_TOKEN_PREFIX + hash_token(token), str(now))
     return token
 
 
@@ -61,11 +77,11 @@ def complete_setup(
     with unit_of_work(ctx) as session:
         if repo.count_users(session) > 0:
             raise NotPermitted(_REFUSED)
-        stored = repo.get_setting(session, SETUP_TOKEN_KEY)
-        if stored is None or not tokens_equal(stored, digest):
-            raise NotPermitted(_REFUSED)
-        # Of two requests racing with the same token, only one deletes the row.
-        if not repo.delete_setting(session, SETUP_TOKEN_KEY):
+        # Every link ends here; this one is good only if this request removed its row, so
+        # of requests racing with the same link or with different ones, one goes on.
+        if SETUP_TOKEN_PREFIX + digest not in repo.delete_settings_like(
+            session, SETUP_TOKEN_PREFIX
+        ):
             raise NotPermitted(_REFUSED)
         user = insert_user(
             session,

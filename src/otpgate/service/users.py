@@ -20,6 +20,7 @@ from otpgate.service._actors import load_admin_actor
 from otpgate.service._convert import user_view
 from otpgate.service._password import check_password_of, password_text
 from otpgate.service._scopes import user_locked_until
+from otpgate.service._text import refuse_controls
 from otpgate.service._tx import load_active_user, load_user, unit_of_work
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
@@ -69,6 +70,7 @@ def normalise_username(text: object) -> str:
 def _check_text(value: object, what: str, maximum: int) -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"The {what} must be text.")
+    refuse_controls(value, what)
     value = value.strip()
     if len(value) > maximum or not value.isprintable():
         raise InvalidInput(f"The {what} must be at most {maximum} printable characters.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select, update
@@ -240,15 +240,23 @@ def credentials_not_under(s: Session, key_id: str, limit: int) -> list[OtpCreden
 # --- recovery codes --------------------------------------------------------------------
 
 
-def add_recovery_codes(s: Session, user_id: int, hashes: Iterable[str], now: datetime) -> int:
-    """Store hashed recovery codes for the user; how many. Conflict on a duplicate hash."""
-    rows = [RecoveryCode(user_id=user_id, code_hash=h, created_at=now) for h in hashes]
+def add_recovery_codes(
+    s: Session, user_id: int, hashes: Iterable[str], now: datetime, *, key_id: str | None = None
+) -> int:
+    """Store hashed recovery codes for the user (``key_id``: the key of their keyed hash);
+    how many. Conflict on a duplicate hash."""
+    rows = [
+        RecoveryCode(user_id=user_id, code_hash=h, key_id=key_id, created_at=now) for h in hashes
+    ]
     insert_all(s, rows)
     return len(rows)
 
 
-def consume_recovery_code(s: Session, user_id: int, code_hash: str, now: datetime) -> bool:
-    """Mark the user's unused code with this hash as used; True iff one was.
+def consume_recovery_code(
+    s: Session, user_id: int, code_hashes: str | Collection[str], now: datetime
+) -> bool:
+    """Mark the user's unused code stored under this hash, or under one of these hashes
+    (the forms one code may be stored in), as used; True iff one was.
 
     One conditional UPDATE (``… AND used_at IS NULL``): of concurrent attempts with the
     same code, exactly one succeeds.
@@ -258,7 +266,9 @@ def consume_recovery_code(s: Session, user_id: int, code_hash: str, now: datetim
         update(RecoveryCode)
         .where(
             RecoveryCode.user_id == user_id,
-            RecoveryCode.code_hash == code_hash,
+            RecoveryCode.code_hash.in_(
+                [code_hashes] if isinstance(code_hashes, str) else list(code_hashes)
+            ),
             RecoveryCode.used_at.is_(None),
         )
         .values(used_at=now),

@@ -19,6 +19,7 @@ __all__ = [
     "clear_throttle",
     "clear_throttles_like",
     "delete_setting",
+    "delete_settings_like",
     "get_setting",
     "get_throttle",
     "get_throttles",
@@ -26,6 +27,7 @@ __all__ = [
     "record_failure",
     "set_lock",
     "set_setting",
+    "settings_like",
 ]
 
 
@@ -183,3 +185,22 @@ def set_setting(s: Session, key: str, value: str) -> None:
 def delete_setting(s: Session, key: str) -> bool:
     """Remove a run-time setting; True iff it existed."""
     return rowcount(s, delete(AppSetting).where(AppSetting.key == key)) == 1
+
+
+def settings_like(s: Session, prefix: str) -> dict[str, str]:
+    """The run-time settings whose key starts with ``prefix`` (taken literally)."""
+    query = select(AppSetting).where(AppSetting.key.startswith(prefix, autoescape=True))
+    return {row.key: row.value for row in s.scalars(query)}
+
+
+def delete_settings_like(s: Session, prefix: str) -> set[str]:
+    """Remove the run-time settings whose key starts with ``prefix``; the keys removed.
+
+    One DELETE: of concurrent callers, each row is removed (and reported) by one only.
+    """
+    statement = (
+        delete(AppSetting)
+        .where(AppSetting.key.startswith(prefix, autoescape=True))
+        .returning(AppSetting.key)
+    )
+    return set(s.scalars(statement, execution_options={"synchronize_session": False}))

@@ -25,6 +25,12 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from otpgate.security.private_files import (
+    PRIVATE_FILE_MODE,
+    check_private,
+    create_private_file,
+    private_dir,
+)
 from otpgate.store.errors import (
     Conflict,
     DatabaseUnavailable,
@@ -182,7 +188,7 @@ def _sqlite_engine(url: URL, pool_size: int) -> Engine:
         engine = create_engine(url)
     else:
         if not database.startswith("file:"):
-            _make_parent_dir(database)
+            _private_database_file(Path(database).expanduser())
         engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size)
         _gates[engine] = _WriteGate(SQLITE_BUSY_TIMEOUT_MS / 1000)
     event.listen(engine, "connect", _sqlite_on_connect(in_memory))
@@ -190,12 +196,22 @@ def _sqlite_engine(url: URL, pool_size: int) -> Engine:
     return engine
 
 
-def _make_parent_dir(database: str) -> None:
+def _private_database_file(path: Path) -> None:
+    """Create the database file 0600 (its directory 0700) if it is new; refuse one that
+    group or others may read.
+
+    SQLite gives the ``-wal`` and ``-shm`` files it creates the database file's mode, so
+    a private database file keeps them private; existing ones are checked as well.
+    """
     try:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.exists():
+            private_dir(path.parent, "database directory")
+        create_private_file(path)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise DatabaseUnavailable(f"cannot create the database directory: {reason}") from None
+        raise DatabaseUnavailable(f"cannot create the database file {path}: {reason}") from None
+    companions = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    check_private("database file", [path, *companions], PRIVATE_FILE_MODE)
 
 
 def _sqlite_on_connect(in_memory: bool) -> Any:

@@ -169,6 +169,9 @@ class RecoveryCode(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    # The secret key of the code's keyed hash; None for an unkeyed one (SHA-256 stored by
+    # versions before 0005, argon2 for imported scratch codes).
+    key_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime]
     used_at: Mapped[datetime | None] = mapped_column(default=None)
 

@@ -67,6 +67,7 @@ from otpgate.store._records import (
     clear_throttle,
     clear_throttles_like,
     delete_setting,
+    delete_settings_like,
     get_setting,
     get_throttle,
     get_throttles,
@@ -74,6 +75,7 @@ from otpgate.store._records import (
     record_failure,
     set_lock,
     set_setting,
+    settings_like,
 )
 
 __all__ = [
@@ -100,6 +102,7 @@ __all__ = [
     "delete_session",
     "delete_sessions_of",
     "delete_setting",
+    "delete_settings_like",
     "delete_trusted_devices",
     "find_api_token",
     "find_trusted_device",
@@ -124,5 +127,6 @@ __all__ = [
     "search_users",
     "set_lock",
     "set_setting",
+    "settings_like",
     "trusted_devices_of",
 ]
