@@ -151,8 +151,6 @@ def logging_config(log_format: LogFormat, *, access_log: bool) -> dict[str, Any]
             "uvicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
             "otpgate.access": {"level": "INFO" if access_log else "WARNING"},
-            # Alembic's per-migration chatter is not an operator's business.
-            "alembic": {"level": "WARNING"},
         },
     }
 
