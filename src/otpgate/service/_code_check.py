@@ -28,10 +28,11 @@ from sqlalchemy.orm import Session
 
 from otpgate.service import throttle
 from otpgate.service._tx import connection_of_work
-from otpgate.service.audit import AuditKind, quiet_row, record
+from otpgate.service.audit import AuditKind, quiet_row, record, replays_audited
 from otpgate.service.errors import (
     AccountDisabled,
     CodeRejected,
+    CodeReplayed,
     Locked,
     NotEnrolled,
     NotFound,
@@ -49,7 +50,7 @@ from otpgate.service.verification import (
 from otpgate.service.views import SecondFactor
 from otpgate.store import repositories as repo
 from otpgate.store.models import User
-from otpgate.store.repositories import CheckedUser
+from otpgate.store.repositories import CheckedCredential, CheckedUser
 
 if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
@@ -72,7 +73,7 @@ def check_login_code(
 
     Raises :class:`NotFound`, :class:`AccountDisabled`, and what :func:`check_code` raises.
     """
-    with connection_of_work(ctx) as conn:
+    with replays_audited(ctx, origin), connection_of_work(ctx) as conn:
         user = repo.load_user_for_check(conn, username=username, user_id=user_id)
         if user is None:
             raise NotFound("No such user.")
@@ -97,8 +98,10 @@ def check_code(
 
     Returns the success, or the :class:`CodeRejected` (``WRONG``) to raise *after* the
     transaction commits (so that the failure stays counted). Raises, for the transaction to
-    roll back: :class:`InvalidInput`, :class:`CodeRejected` ``MALFORMED``/``REPLAYED``,
-    :class:`Locked`, :class:`NotEnrolled`, :class:`KeyUnavailable`. A success is audited
+    roll back: :class:`InvalidInput`, :class:`CodeRejected` ``MALFORMED``,
+    :class:`CodeReplayed` (the caller audits it after the rollback, with
+    :func:`~otpgate.service.audit.replays_audited`), :class:`Locked`, :class:`NotEnrolled`,
+    :class:`KeyUnavailable`. A success is audited
     as ``login.ok`` only when ``purpose`` is ``"login"``; other callers audit their own.
     """
     session.flush()  # the Core statements below must see the caller's pending changes
@@ -137,7 +140,7 @@ def _check(  # noqa: PLR0917
     ends = [end for end in ends if end > now_dt]
     if ends:
         raise Locked(max(ends))
-    replayed = False
+    replayed: CheckedCredential | None = None
     for cred in candidates:
         found = match_step(ctx, cred, open_secret(ctx, cred), text, now)
         if found is None:
@@ -170,7 +173,8 @@ def _check(  # noqa: PLR0917
                 )
             )
         if left is None:
-            replayed = True  # an old step, or another request accepted this one first
+            # An old step, or another request accepted this one first.
+            replayed = replayed or cred
             continue
         # The account's counter is kept (see verification.check_code); the address's goes.
         if scopes[1] in counters:
@@ -183,8 +187,14 @@ def _check(  # noqa: PLR0917
             drift_seconds=drift if cred.kind == "totp" else None,
             recovery_codes_left=left,
         )
-    if replayed:
-        raise CodeRejected(RejectReason.REPLAYED)
+    if replayed is not None:
+        detail = {
+            "method": replayed.kind,
+            "credential_id": replayed.id,
+            "credential": replayed.name,
+            "purpose": purpose,
+        }
+        raise CodeReplayed(user.id, user.username, detail)
     with Session(bind=conn) as session:
         subject = _orm_user(session, user)
         attempts = [

@@ -12,10 +12,13 @@ Order of the checks, and why:
    A failure is counted in both (step 5); a success writes them only to forget the
    address's earlier failures.
 3. Every active authenticator is tried: TOTP within ±``otp_window`` steps, HOTP from the
-   next counter with ``hotp_look_ahead`` more.
+   next counter with ``hotp_look_ahead`` more, then the last :data:`HOTP_LOOK_BEHIND`
+   accepted counters (so that a code sent twice is known as the user's own).
 4. A match on a step at or below the last accepted one, or a lost race on the conditional
-   UPDATE, is ``REPLAYED``: refused without counting (the code was the user's own, it
-   teaches nothing), and nothing is written.
+   UPDATE, is ``REPLAYED`` (:class:`CodeReplayed`): refused without counting (the code was
+   the user's own, it teaches nothing; three double-submits must not lock the user out),
+   the check's transaction rolls back, and a ``login.code_replayed`` audit row is written
+   in a transaction of its own.
 5. A success records the step, the drift and the use; a failure keeps the count, may lock,
    and is audited.
 
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DRIFT_WEIGHT",
+    "HOTP_LOOK_BEHIND",
     "code_text",
     "match_step",
     "new_drift",
@@ -63,6 +67,11 @@ __all__ = [
 # Weight of the newest observation in the drift's moving average: half, so a phone whose
 # clock was fixed stops being reported after a couple of logins.
 DRIFT_WEIGHT = 0.5
+# How many accepted HOTP counters, the last one included, a code is compared with to tell
+# a replay from a wrong code. Bounded, like the TOTP window, so a wrong code costs a fixed
+# number of HMACs; a stranger's random code matches one of them with odds 10/10^6 and is
+# then merely not counted.
+HOTP_LOOK_BEHIND = 10
 _MAX_CODE_TEXT = 64
 
 
@@ -104,7 +113,8 @@ def match_step(
     """The step (TOTP) or counter (HOTP) whose code this is, and its offset in seconds.
 
     TOTP tries every step of the window, old ones too, so that the caller can tell a
-    replay from a wrong code; HOTP starts after the last accepted counter.
+    replay from a wrong code; HOTP tries the counters after the last accepted one, then
+    the last :data:`HOTP_LOOK_BEHIND` accepted ones (a match there is a replay).
     """
     algorithm = cast(Algorithm, cred.algorithm)
     # Secret lengths are checked when a credential is created; imported google-authenticator
@@ -112,6 +122,9 @@ def match_step(
     if cred.kind == "hotp":
         hotp = Hotp(secret, digits=cred.digits, algorithm=algorithm, allow_short_key=True)
         counter = hotp.match(code, cred.last_step + 1, look_ahead=ctx.settings.hotp_look_ahead)
+        if counter is None and cred.last_step >= 0:
+            first = max(0, cred.last_step - HOTP_LOOK_BEHIND + 1)
+            counter = hotp.match(code, first, look_ahead=cred.last_step - first)
         return None if counter is None else (counter, 0.0)
     totp = Totp(
         secret, digits=cred.digits, algorithm=algorithm, period=cred.period, allow_short_key=True
