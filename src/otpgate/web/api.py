@@ -46,6 +46,7 @@ from otpgate.web.api_models import (
     VerifyRequest,
     VerifyResult,
 )
+from otpgate.web.headers import SECURITY_HEADERS
 
 __all__ = ["NDJSON", "router"]
 
@@ -264,7 +265,9 @@ def _stream(lines: Iterator[str]) -> StreamingResponse:
 
 
 def _docs(request: Request) -> HTMLResponse:
-    return HTMLResponse(api_docs.render(request.app.openapi()))
+    # The API has no page middleware: this one page carries the portal's headers itself.
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
+    return HTMLResponse(api_docs.render(request.app.openapi()), headers=headers)
 
 
 docs_router = APIRouter(route_class=ApiRoute)
