@@ -15,8 +15,10 @@ is, in one transaction:
    mailed);
 5. only if this address had failures: the DELETE of its counter.
 
-A wrong code goes through the same ORM throttle and audit functions as the other steps
-(a :class:`Session` joined to the same connection and transaction).
+A wrong code is as lean: after 1 and 2, one upsert counting the failure on both
+counters (each lock chosen from the count read under the row lock), and one INSERT of the
+``login.code_failed`` (and ``login.locked``) rows, or :func:`~otpgate.service.audit.record`
+when the user may be mailed.
 """
 
 from __future__ import annotations
@@ -41,9 +43,10 @@ from otpgate.service.errors import (
 )
 from otpgate.service.verification import (
     code_text,
+    failure_detail,
+    lock_detail,
     match_step,
     new_drift,
-    note_failure,
     open_secret,
     well_formed,
 )
@@ -180,7 +183,7 @@ def _check(  # noqa: PLR0917
         if scopes[1] in counters:
             repo.clear_counter(conn, scopes[1])
         if login and row is None:
-            _audit_with_mail_hook(conn, ctx, origin, user, detail)
+            _audit(conn, ctx, origin, user, [(AuditKind.LOGIN_OK, detail)])
         return SecondFactor(
             method="hotp" if cred.kind == "hotp" else "totp",
             credential_id=cred.id,
@@ -195,29 +198,66 @@ def _check(  # noqa: PLR0917
             "purpose": purpose,
         }
         raise CodeReplayed(user.id, user.username, detail)
-    with Session(bind=conn) as session:
-        subject = _orm_user(session, user)
-        attempts = [
-            throttle.count_attempt(session, scope, policy, now_dt, counters.get(scope))
-            for scope, policy in zip(scopes, _POLICIES, strict=True)
-        ]
-        note_failure(session, ctx, origin, subject, attempts, method="code", purpose=purpose)
-        session.flush()
+    _count_wrong_code(conn, ctx, origin, user, scopes, counters, purpose)
     return CodeRejected(RejectReason.WRONG)
 
 
-def _audit_with_mail_hook(
-    conn: Connection, ctx: Context, origin: Origin, user: CheckedUser, detail: dict[str, Any]
+def _count_wrong_code(  # noqa: PLR0917
+    conn: Connection,
+    ctx: Context,
+    origin: Origin,
+    user: CheckedUser,
+    scopes: list[str],
+    counters: dict[str, repo.ThrottleCounter],
+    purpose: str,
 ) -> None:
+    """Count the failure on both scopes, lock where the policy says so, audit both."""
+    now = ctx.now_dt()
+    expected = {}
+    for scope, policy in zip(scopes, _POLICIES, strict=True):
+        row = counters.get(scope)
+        if row is not None and throttle.is_forgotten(policy, row.last_failure_at, now):
+            repo.clear_counter(conn, scope)
+            row = None
+        expected[scope] = 1 if row is None else row.failures + 1
+    ends = {
+        scope: throttle.lock_end(policy, expected[scope], now)
+        for scope, policy in zip(scopes, _POLICIES, strict=True)
+    }
+    stored = repo.count_failures(conn, list(ends.items()), now)
+    for scope, policy in zip(scopes, _POLICIES, strict=True):
+        if stored[scope] != expected[scope]:  # changed since read (e.g. an admin unlock)
+            ends[scope] = throttle.lock_end(policy, stored[scope], now)
+            repo.set_counter_lock(conn, scope, ends[scope])
+    events: list[tuple[AuditKind, dict[str, Any]]] = [
+        (AuditKind.LOGIN_CODE_FAILED, failure_detail("code", purpose, max(stored.values())))
+    ]
+    events += [
+        (AuditKind.LOGIN_LOCKED, lock_detail(scope, "code", stored[scope], until))
+        for scope, until in ends.items()
+        if until is not None
+    ]
+    _audit(conn, ctx, origin, user, events)
+
+
+def _audit(
+    conn: Connection,
+    ctx: Context,
+    origin: Origin,
+    user: CheckedUser,
+    events: list[tuple[AuditKind, dict[str, Any]]],
+) -> None:
+    """Audit rows about ``user``: one Core INSERT, or through the ORM's :func:`record`
+    (which runs the mail hook) when the user may be mailed."""
+    rows = [quiet_row(ctx, origin, kind, subject=user, detail=detail) for kind, detail in events]
+    quiet = [row for row in rows if row is not None]
+    if len(quiet) == len(rows):
+        repo.insert_audits(conn, quiet)
+        return
     with Session(bind=conn) as session:  # the mail hook reads and writes through the ORM
-        record(
-            session,
-            ctx,
-            origin,
-            AuditKind.LOGIN_OK,
-            subject=_orm_user(session, user),
-            detail=detail,
-        )
+        subject = _orm_user(session, user)
+        for kind, detail in events:
+            record(session, ctx, origin, kind, subject=subject, detail=detail)
         session.flush()
 
 

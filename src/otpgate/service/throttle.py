@@ -69,7 +69,9 @@ __all__ = [
     "begin_attempt",
     "count_attempt",
     "fail_attempt",
+    "is_forgotten",
     "lock_account",
+    "lock_end",
     "locked_until",
     "name_scopes",
     "pair_scope",
@@ -141,6 +143,17 @@ def name_scopes(username: str, client_addr: str) -> tuple[str, str]:
     return f"name:{digest}|pw", f"name:{digest}|pw|{client_addr[:_MAX_ADDR]}"
 
 
+def is_forgotten(policy: ThrottlePolicy, last_failure_at: datetime, now: datetime) -> bool:
+    """Whether a counter idle since ``last_failure_at`` is forgotten at ``now``."""
+    return (now - last_failure_at).total_seconds() > policy.forget_after_seconds
+
+
+def lock_end(policy: ThrottlePolicy, failures: int, now: datetime) -> datetime | None:
+    """When the lock after the ``failures``-th failure at ``now`` ends (None: no lock)."""
+    seconds = policy.lock_seconds(failures)
+    return now + timedelta(seconds=seconds) if seconds > 0 else None
+
+
 def _active(until: datetime | None, now: datetime) -> datetime | None:
     return until if until is not None and until > now else None
 
@@ -199,7 +212,7 @@ def count_attempt(
     lock); a counter idle for longer than the policy's forget time starts again."""
     previous = None
     if row is not None:
-        if (now - row.last_failure_at).total_seconds() > policy.forget_after_seconds:
+        if is_forgotten(policy, row.last_failure_at, now):
             repo.clear_throttle(session, scope)
         else:
             previous = row.last_failure_at
@@ -228,11 +241,9 @@ def fail_attempt(session: Session, attempt: Attempt, now: datetime) -> datetime 
 
     Returns the end of the new lock, or None if the scope stays open.
     """
-    seconds = attempt.policy.lock_seconds(attempt.failures)
-    if seconds <= 0:
-        return None
-    until = now + timedelta(seconds=seconds)
-    repo.set_lock(session, attempt.scope, until)
+    until = lock_end(attempt.policy, attempt.failures, now)
+    if until is not None:
+        repo.set_lock(session, attempt.scope, until)
     return until
 
 

@@ -28,6 +28,7 @@ checks are the busiest path); this module holds the pieces they are made of.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy.orm import Session
@@ -56,6 +57,8 @@ __all__ = [
     "DRIFT_WEIGHT",
     "HOTP_LOOK_BEHIND",
     "code_text",
+    "failure_detail",
+    "lock_detail",
     "match_step",
     "new_drift",
     "note_failure",
@@ -141,6 +144,21 @@ def new_drift(cred: OtpCredential | CheckedCredential, offset: float) -> float:
     return (1 - DRIFT_WEIGHT) * cred.drift_seconds + DRIFT_WEIGHT * offset
 
 
+def failure_detail(method: str, purpose: str, failures: int) -> dict[str, object]:
+    """What a ``login.code_failed`` row says (the highest count of the scopes)."""
+    return {"method": method, "purpose": purpose, "failures": failures}
+
+
+def lock_detail(scope: str, method: str, failures: int, until: datetime) -> dict[str, object]:
+    """What a ``login.locked`` row says about the scope that was just locked."""
+    return {
+        "scope": "address" if scope.count("|") > 1 else "account",
+        "step": method,
+        "failures": failures,
+        "until": until.isoformat(),
+    }
+
+
 def note_failure(
     session: Session,
     ctx: Context,
@@ -153,31 +171,11 @@ def note_failure(
 ) -> None:
     """Keep the counted failures, lock where the policy says so, and audit both."""
     now_dt = ctx.now_dt()
-    record(
-        session,
-        ctx,
-        origin,
-        AuditKind.LOGIN_CODE_FAILED,
-        subject=user,
-        detail={
-            "method": method,
-            "purpose": purpose,
-            "failures": max(a.failures for a in attempts),
-        },
-    )
+    failures = max(a.failures for a in attempts)
+    detail = failure_detail(method, purpose, failures)
+    record(session, ctx, origin, AuditKind.LOGIN_CODE_FAILED, subject=user, detail=detail)
     for attempt in attempts:
         until = throttle.fail_attempt(session, attempt, now_dt)
         if until is not None:
-            record(
-                session,
-                ctx,
-                origin,
-                AuditKind.LOGIN_LOCKED,
-                subject=user,
-                detail={
-                    "scope": "address" if attempt.scope.count("|") > 1 else "account",
-                    "step": method,
-                    "failures": attempt.failures,
-                    "until": until.isoformat(),
-                },
-            )
+            detail = lock_detail(attempt.scope, method, attempt.failures, until)
+            record(session, ctx, origin, AuditKind.LOGIN_LOCKED, subject=user, detail=detail)

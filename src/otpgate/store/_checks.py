@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
 from otpgate.store.models import AuditEvent, OtpCredential, RecoveryCode, Throttle, User
@@ -26,9 +27,12 @@ __all__ = [
     "advance_step_and_audit",
     "advance_step_counting_codes",
     "clear_counter",
+    "count_failures",
     "insert_audit",
+    "insert_audits",
     "load_user_for_check",
     "read_counters",
+    "set_counter_lock",
 ]
 
 _users = cast(Table, User.__table__)
@@ -164,6 +168,37 @@ _ADVANCE_AUDITED = _advance_then_audit()
 _CLEAR = delete(_throttles).where(_throttles.c.scope == bindparam("scope"))
 
 
+def _count_failures(dialect: Any, n: int) -> Any:
+    # One more failure on n scopes: each a new counter at 1, or the stored one plus 1
+    # (concurrent writers lose no failure); each lock is the caller's, for the count it
+    # expects.
+    new = dialect.insert(_throttles).values([
+        {
+            "scope": bindparam(f"scope{i}"),
+            "failures": 1,
+            "first_failure_at": bindparam("now"),
+            "last_failure_at": bindparam("now"),
+            "locked_until": bindparam(f"until{i}", type_=_throttles.c.locked_until.type),
+        }
+        for i in range(n)
+    ])
+    return new.on_conflict_do_update(
+        index_elements=[_throttles.c.scope],
+        set_={
+            "failures": _throttles.c.failures + 1,
+            "last_failure_at": new.excluded.last_failure_at,
+            "locked_until": new.excluded.locked_until,
+        },
+    ).returning(_throttles.c.scope, _throttles.c.failures)
+
+
+_COUNT_FAILURES = {
+    (name, n): _count_failures(dialect, n)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    for n in (1, 2)
+}
+
+
 def load_user_for_check(
     conn: Connection, *, username: str | None = None, user_id: int | None = None
 ) -> CheckedUser | None:
@@ -239,6 +274,35 @@ def advance_step_and_audit(
 def insert_audit(conn: Connection, **fields: object) -> None:
     """Append one audit event (columns as :func:`~otpgate.store._records.add_audit`)."""
     conn.execute(_INSERT_AUDIT, fields)
+
+
+def insert_audits(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+    """Append audit events (columns as :func:`insert_audit`), batched in one statement."""
+    conn.execute(_INSERT_AUDIT, list(rows))
+
+
+def count_failures(
+    conn: Connection, locks: Sequence[tuple[str, datetime | None]], now: datetime
+) -> dict[str, int]:
+    """One more failure on each ``(scope, lock)`` (one or two), in one statement: each is
+    created at 1 or incremented (an atomic upsert, so concurrent writers lose no failure),
+    and its lock set to ``lock``, chosen by the caller for the count it expects.
+
+    Returns each scope's count as stored: where it is not the count the caller expected
+    (the counter changed since it was read), the caller corrects the lock
+    (:func:`set_counter_lock`).
+    """
+    params: dict[str, object] = {"now": now}
+    for i, (scope, until) in enumerate(locks):
+        params[f"scope{i}"] = scope
+        params[f"until{i}"] = until
+    rows = conn.execute(_COUNT_FAILURES[conn.dialect.name, len(locks)], params)
+    return {scope: int(failures) for scope, failures in rows}
+
+
+def set_counter_lock(conn: Connection, scope: str, until: datetime | None) -> None:
+    """Set (or lift) the lock of ``scope``'s counter."""
+    conn.execute(update(_throttles).where(_throttles.c.scope == scope).values(locked_until=until))
 
 
 def clear_counter(conn: Connection, scope: str) -> None:
