@@ -24,13 +24,13 @@ from .twofa import clock_of, enrol, wrong_code
 MakeUser = Callable[..., UserView]
 
 # A successful check: BEGIN IMMEDIATE (SQLite only), the user with its active
-# authenticators (taking the account's row lock on PostgreSQL), both throttle counters in
-# one query, the conditional UPDATE of the last step (returning the recovery codes left),
-# the audit row (on PostgreSQL in the UPDATE's statement).
-MAX_STATEMENTS_PER_SUCCESS = {"sqlite": 5, "postgresql": 3}
-# A wrong code: the same two reads, one upsert counting the failure on both counters (and
-# setting any lock), one INSERT of the audit rows.
-MAX_STATEMENTS_PER_FAILURE = {"sqlite": 5, "postgresql": 4}
+# authenticators and both throttle counters (taking the account's row lock on PostgreSQL),
+# the conditional UPDATE of the last step (returning the recovery codes left), the audit
+# row (on PostgreSQL in the UPDATE's statement).
+MAX_STATEMENTS_PER_SUCCESS = {"sqlite": 4, "postgresql": 2}
+# A wrong code: the same read, the note on the user's row (PostgreSQL), one upsert counting
+# the failure on both counters (and setting any lock), one INSERT of the audit rows.
+MAX_STATEMENTS_PER_FAILURE = {"sqlite": 4, "postgresql": 4}
 
 
 @contextmanager
@@ -51,7 +51,7 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 def test_successful_check_stays_within_its_statement_budget(
     ctx: Context, engine: Engine, web: Origin, make_user: MakeUser
 ) -> None:
-    """A correct code costs at most 5 statements (3 on PostgreSQL), none writing a throttle."""
+    """A correct code costs at most 4 statements (2 on PostgreSQL), none writing a throttle."""
     user = make_user("alice")
     phone = enrol(ctx, web, user.id)
     with statements(engine) as seen:

@@ -5,20 +5,22 @@ The rules and their order are in :mod:`otpgate.service.verification`'s docstring
 on SQLAlchemy Core because login checks are the busiest path. A successful login check
 is, in one transaction:
 
-1. one SELECT of the user and its active credentials, which on PostgreSQL also takes the
-   user's row lock (SQLite's transaction holds the write lock from ``BEGIN IMMEDIATE``);
-2. one SELECT of both throttle counters, a fresh statement after the lock;
-3. the conditional UPDATE of the credential's last step (the replay guard), which also
+1. one SELECT of the user, its active credentials and both throttle counters, which on
+   PostgreSQL also takes the user's row lock (SQLite's transaction holds the write lock
+   from ``BEGIN IMMEDIATE``) and says whether the counters are as of the lock (else they
+   are read again: see :mod:`otpgate.service.throttle`, "Concurrency");
+2. the conditional UPDATE of the credential's last step (the replay guard), which also
    returns the recovery codes left;
-4. the ``login.ok`` audit row, in the same statement as 3 on PostgreSQL (through
+3. the ``login.ok`` audit row, in the same statement as 2 on PostgreSQL (through
    :func:`~otpgate.service.audit.record`, mail hook included, when the user may be
    mailed);
-5. only if this address had failures: the DELETE of its counter.
+4. only if this address had failures: the DELETE of its counter.
 
-A wrong code is as lean: after 1 and 2, one upsert counting the failure on both
-counters (each lock chosen from the count read under the row lock), and one INSERT of the
-``login.code_failed`` (and ``login.locked``) rows, or :func:`~otpgate.service.audit.record`
-when the user may be mailed.
+A wrong code is as lean: after 1, the note on the user's row that its counters changed
+(PostgreSQL), one upsert counting the failure on both counters (each lock chosen from the
+count read under the row lock), and one INSERT of the ``login.code_failed`` (and
+``login.locked``) rows, or :func:`~otpgate.service.audit.record` when the user may be
+mailed.
 """
 
 from __future__ import annotations
@@ -76,8 +78,11 @@ def check_login_code(
 
     Raises :class:`NotFound`, :class:`AccountDisabled`, and what :func:`check_code` raises.
     """
+    parts = throttle.scope_parts("code", origin.client_addr)
     with replays_audited(ctx, origin), connection_of_work(ctx) as conn:
-        user = repo.load_user_for_check(conn, username=username, user_id=user_id)
+        user = repo.load_user_for_check(
+            conn, username=username, user_id=user_id, scope_parts=parts
+        )
         if user is None:
             raise NotFound("No such user.")
         if not user.is_active:
@@ -109,7 +114,8 @@ def check_code(
     """
     session.flush()  # the Core statements below must see the caller's pending changes
     conn = session.connection()
-    checked = repo.load_user_for_check(conn, user_id=user.id)
+    parts = throttle.scope_parts("code", origin.client_addr)
+    checked = repo.load_user_for_check(conn, user_id=user.id, scope_parts=parts)
     if checked is None:
         raise NotFound("No such user.")
     try:
@@ -138,7 +144,9 @@ def _check(  # noqa: PLR0917
         throttle.account_scope(user.id, "code"),
         throttle.pair_scope(user.id, "code", origin.client_addr),
     ]
-    counters = repo.read_counters(conn, scopes)
+    counters = user.counters
+    if counters is None:  # a failure was counted between the snapshot and the lock
+        counters = repo.read_counters(conn, scopes)
     ends = [c.locked_until for c in counters.values() if c.locked_until is not None]
     ends = [end for end in ends if end > now_dt]
     if ends:
@@ -213,6 +221,7 @@ def _count_wrong_code(  # noqa: PLR0917
 ) -> None:
     """Count the failure on both scopes, lock where the policy says so, audit both."""
     now = ctx.now_dt()
+    repo.mark_counters_changed(conn, user.id)
     expected = {}
     for scope, policy in zip(scopes, _POLICIES, strict=True):
         row = counters.get(scope)

@@ -14,7 +14,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    String,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy import (
+    cast as sql_cast,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
@@ -31,6 +48,7 @@ __all__ = [
     "insert_audit",
     "insert_audits",
     "load_user_for_check",
+    "mark_counters_changed",
     "read_counters",
     "set_counter_lock",
 ]
@@ -60,17 +78,6 @@ class CheckedCredential:
 
 
 @dataclass(frozen=True, slots=True)
-class CheckedUser:
-    """A user as the code check sees it: name, whether active, active credentials."""
-
-    id: int
-    username: str
-    is_active: bool
-    email: str
-    credentials: tuple[CheckedCredential, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class ThrottleCounter:
     """One throttle scope's counter as stored."""
 
@@ -80,10 +87,34 @@ class ThrottleCounter:
     locked_until: datetime | None
 
 
-def _user_with_credentials() -> Select[Any]:
+@dataclass(frozen=True, slots=True)
+class CheckedUser:
+    """A user as the code check sees it: name, whether active, active credentials, and
+    the counters of the scopes asked for; ``counters`` is None when they may be older
+    than the row lock (read them again, :func:`read_counters`)."""
+
+    id: int
+    username: str
+    is_active: bool
+    email: str
+    credentials: tuple[CheckedCredential, ...]
+    counters: dict[str, ThrottleCounter] | None = None
+
+
+def _user_with_credentials(dialect: str) -> Select[Any]:
+    # The counters of two scopes named "<prefix><user id><suffix>" come with the user:
+    # no statement of their own.
+    counters = [_throttles.alias(f"counter{i}") for i in range(2)]
     joined = _users.outerjoin(
         _creds, and_(_creds.c.user_id == _users.c.id, _creds.c.status == "active")
     )
+    for i, counter in enumerate(counters):
+        scope = (
+            bindparam("scope_prefix", type_=String)
+            + sql_cast(_users.c.id, String)
+            + bindparam(f"scope_suffix{i}", type_=String)
+        )
+        joined = joined.outerjoin(counter, counter.c.scope == scope)
     return (
         select(
             _users.c.id,
@@ -100,6 +131,12 @@ def _user_with_credentials() -> Select[Any]:
             _creds.c.drift_seconds,
             _creds.c.key_id,
             _creds.c.secret_sealed,
+            *(
+                column
+                for c in counters
+                for column in (c.c.scope, c.c.failures, c.c.last_failure_at, c.c.locked_until)
+            ),
+            _snapshot_is_current(dialect),
         )
         .select_from(joined)
         .order_by(_creds.c.id)
@@ -110,8 +147,37 @@ def _user_with_credentials() -> Select[Any]:
     )
 
 
-_BY_NAME = _user_with_credentials().where(_users.c.username == bindparam("name"))
-_BY_ID = _user_with_credentials().where(_users.c.id == bindparam("user_id"))
+def _snapshot_is_current(dialect: str) -> Any:
+    """Whether the counters read with the user's row are as of the row lock.
+
+    PostgreSQL reads a statement's rows as of its start, but the locked row as of the
+    moment the lock was granted, which may be after a transaction holding it committed.
+    Every transaction that counts a failure of a user's scope also rewrites the user's
+    row (:func:`mark_counters_changed`), so the row version we locked (``xmin``) equals
+    the one of the statement's snapshot exactly when no such transaction committed in
+    between. SQLite takes its write lock before the transaction reads anything.
+    """
+    if dialect != "postgresql":
+        return literal(True, Boolean)
+    before = _users.alias("as_of_snapshot")
+    snapshot_xmin = (
+        select(literal_column("as_of_snapshot.xmin"))
+        .select_from(before)
+        .where(before.c.id == _users.c.id)
+        .scalar_subquery()
+    )
+    return literal_column("users.xmin").op("=", return_type=Boolean)(snapshot_xmin)
+
+
+_BY_NAME = {
+    d: _user_with_credentials(d).where(_users.c.username == bindparam("name"))
+    for d in ("postgresql", "sqlite")
+}
+_BY_ID = {
+    d: _user_with_credentials(d).where(_users.c.id == bindparam("user_id"))
+    for d in ("postgresql", "sqlite")
+}
+_MARK_CHANGED = update(_users).where(_users.c.id == bindparam("user_id")).values(id=_users.c.id)
 _COUNTERS = select(
     _throttles.c.scope,
     _throttles.c.failures,
@@ -200,23 +266,51 @@ _COUNT_FAILURES = {
 
 
 def load_user_for_check(
-    conn: Connection, *, username: str | None = None, user_id: int | None = None
+    conn: Connection,
+    *,
+    username: str | None = None,
+    user_id: int | None = None,
+    scope_parts: tuple[str, str, str] = ("", "", ""),
 ) -> CheckedUser | None:
     """The user (by case-folded name or by id) with its active credentials, oldest first,
     in one query that also takes the user's row lock on PostgreSQL; None if no such user.
 
-    The lock is taken as the rows are read: read the throttle counters after this call,
-    in a fresh statement, so that they cannot change before the attempt is decided.
+    ``scope_parts`` = (prefix, suffix, suffix): the counters of the scopes
+    ``prefix + str(user id) + suffix`` are read in the same query (``CheckedUser.counters``,
+    or None if they may predate the lock: then read them with :func:`read_counters`).
     """
+    prefix, first, second = scope_parts
+    params: dict[str, object] = {
+        "scope_prefix": prefix, "scope_suffix0": first, "scope_suffix1": second,
+    }
+    dialect = conn.dialect.name
     if username is not None:
-        rows = conn.execute(_BY_NAME, {"name": username.casefold()}).all()
+        rows = conn.execute(_BY_NAME[dialect], {**params, "name": username.casefold()}).all()
     else:
-        rows = conn.execute(_BY_ID, {"user_id": user_id}).all()
+        rows = conn.execute(_BY_ID[dialect], {**params, "user_id": user_id}).all()
     if not rows:
         return None
-    first = rows[0]
-    creds = tuple(CheckedCredential(r[4], first[0], *r[5:]) for r in rows if r[4] is not None)
-    return CheckedUser(first[0], first[1], bool(first[2]), first[3], creds)
+    first_row = rows[0]
+    creds = tuple(
+        CheckedCredential(r[4], first_row[0], *r[5:14]) for r in rows if r[4] is not None
+    )
+    counters = None
+    if first_row[22]:
+        counters = {
+            row[0]: ThrottleCounter(*row)
+            for row in (first_row[14:18], first_row[18:22])
+            if row[0] is not None
+        }
+    return CheckedUser(
+        first_row[0], first_row[1], bool(first_row[2]), first_row[3], creds, counters
+    )
+
+
+def mark_counters_changed(conn: Connection, user_id: int) -> None:
+    """Note, on the user's row, that a transaction counted a failure of one of its scopes
+    (see :func:`load_user_for_check`); PostgreSQL only, SQLite needs nothing."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_MARK_CHANGED, {"user_id": user_id})
 
 
 def read_counters(conn: Connection, scopes: Sequence[str]) -> dict[str, ThrottleCounter]:
