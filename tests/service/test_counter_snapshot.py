@@ -59,9 +59,9 @@ def test_lock_committed_while_the_check_waits_is_seen(
     with connection_transaction(engine) as conn:
         parts = throttle.scope_parts("code", web.client_addr)
         assert repo.load_user_for_check(conn, user_id=user.id, scope_parts=parts) is not None
-        repo.mark_counters_changed(conn, user.id)
-        repo.count_failures(conn, [(throttle.account_scope(user.id, "code"), until)],
-                            ctx.now_dt())
+        repo.count_failures(
+            conn, user.id, [(throttle.account_scope(user.id, "code"), until)], ctx.now_dt()
+        )
         waiting.start()
         _wait_until_blocked(engine)
     waiting.join(timeout=30)

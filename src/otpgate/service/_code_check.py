@@ -16,9 +16,9 @@ is, in one transaction:
    mailed);
 4. only if this address had failures: the DELETE of its counter.
 
-A wrong code is as lean: after 1, the note on the user's row that its counters changed
-(PostgreSQL), one upsert counting the failure on both counters (each lock chosen from the
-count read under the row lock), and one INSERT of the ``login.code_failed`` (and
+A wrong code is as lean: after 1, one upsert counting the failure on both counters (each
+lock chosen from the count read under the row lock; on PostgreSQL the same statement notes
+on the user's row that its counters changed), and one INSERT of the ``login.code_failed`` (and
 ``login.locked``) rows, or :func:`~otpgate.service.audit.record` when the user may be
 mailed.
 """
@@ -221,7 +221,6 @@ def _count_wrong_code(  # noqa: PLR0917
 ) -> None:
     """Count the failure on both scopes, lock where the policy says so, audit both."""
     now = ctx.now_dt()
-    repo.mark_counters_changed(conn, user.id)
     expected = {}
     for scope, policy in zip(scopes, _POLICIES, strict=True):
         row = counters.get(scope)
@@ -233,7 +232,7 @@ def _count_wrong_code(  # noqa: PLR0917
         scope: throttle.lock_end(policy, expected[scope], now)
         for scope, policy in zip(scopes, _POLICIES, strict=True)
     }
-    stored = repo.count_failures(conn, list(ends.items()), now)
+    stored = repo.count_failures(conn, user.id, list(ends.items()), now)
     for scope, policy in zip(scopes, _POLICIES, strict=True):
         if stored[scope] != expected[scope]:  # changed since read (e.g. an admin unlock)
             ends[scope] = throttle.lock_end(policy, stored[scope], now)

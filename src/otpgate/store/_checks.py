@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import (
     Boolean,
     Connection,
+    Integer,
     String,
     Table,
     and_,
@@ -27,11 +28,11 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    true,
+    union_all,
     update,
 )
-from sqlalchemy import (
-    cast as sql_cast,
-)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
@@ -237,18 +238,23 @@ _CLEAR = delete(_throttles).where(_throttles.c.scope == bindparam("scope"))
 def _count_failures(dialect: Any, n: int) -> Any:
     # One more failure on n scopes: each a new counter at 1, or the stored one plus 1
     # (concurrent writers lose no failure); each lock is the caller's, for the count it
-    # expects.
-    new = dialect.insert(_throttles).values([
-        {
-            "scope": bindparam(f"scope{i}"),
-            "failures": 1,
-            "first_failure_at": bindparam("now"),
-            "last_failure_at": bindparam("now"),
-            "locked_until": bindparam(f"until{i}", type_=_throttles.c.locked_until.type),
-        }
+    # expects. INSERT … SELECT … UNION ALL, not a multi-row VALUES: SQLAlchemy caches the
+    # compiled form of the former only. (SQLite needs a WHERE in an upsert's SELECT.)
+    selects = [
+        select(
+            bindparam(f"scope{i}", type_=_throttles.c.scope.type),
+            literal(1, Integer),
+            bindparam("now", type_=_throttles.c.first_failure_at.type),
+            bindparam("now", type_=_throttles.c.last_failure_at.type),
+            bindparam(f"until{i}", type_=_throttles.c.locked_until.type),
+        ).where(true())
         for i in range(n)
-    ])
-    return new.on_conflict_do_update(
+    ]
+    rows = selects[0] if n == 1 else union_all(*selects)
+    new = dialect.insert(_throttles).from_select(
+        ["scope", "failures", "first_failure_at", "last_failure_at", "locked_until"], rows
+    )
+    upsert = new.on_conflict_do_update(
         index_elements=[_throttles.c.scope],
         set_={
             "failures": _throttles.c.failures + 1,
@@ -256,6 +262,9 @@ def _count_failures(dialect: Any, n: int) -> Any:
             "locked_until": new.excluded.locked_until,
         },
     ).returning(_throttles.c.scope, _throttles.c.failures)
+    if dialect is postgresql:  # and mark the user's row, in the same statement
+        upsert = upsert.add_cte(_MARK_CHANGED.cte("marked"))
+    return upsert
 
 
 _COUNT_FAILURES = {
@@ -376,9 +385,11 @@ def insert_audits(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
 
 
 def count_failures(
-    conn: Connection, locks: Sequence[tuple[str, datetime | None]], now: datetime
+    conn: Connection, user_id: int, locks: Sequence[tuple[str, datetime | None]], now: datetime
 ) -> dict[str, int]:
-    """One more failure on each ``(scope, lock)`` (one or two), in one statement: each is
+    """One more failure on each ``(scope, lock)`` (one or two scopes of the user
+    ``user_id``, whose row is marked as by :func:`mark_counters_changed`), in one
+    statement: each is
     created at 1 or incremented (an atomic upsert, so concurrent writers lose no failure),
     and its lock set to ``lock``, chosen by the caller for the count it expects.
 
@@ -386,7 +397,7 @@ def count_failures(
     (the counter changed since it was read), the caller corrects the lock
     (:func:`set_counter_lock`).
     """
-    params: dict[str, object] = {"now": now}
+    params: dict[str, object] = {"now": now, "user_id": user_id}
     for i, (scope, until) in enumerate(locks):
         params[f"scope{i}"] = scope
         params[f"until{i}"] = until
