@@ -1,37 +1,35 @@
-"""Load on the JSON API's code check, against a real ``otpgate serve`` on 127.0.0.1.
+"""Load on the JSON API's code check: a real ``otpgate serve`` beside the practical floor
+(``floor_server.py``: raw ASGI, psycopg, the same SQL guarantees), driven by ``wrk``.
 
-For each database (SQLite file, PostgreSQL database created and dropped here), each number
-of server workers and each number of concurrent keep-alive clients, two cases run for a
-bounded time:
+For each database (SQLite file; PostgreSQL, a database created and dropped here), each
+server (otpgate; on PostgreSQL also the floor, on the same rows), each number of
+connections, two cases run for a bounded time:
 
-* ``correct``: every request carries a fresh, correct code, so every answer should be 200
-  and each one goes through the whole success path (token check, throttle counters,
-  secret decryption, HMAC, the conditional UPDATE of the credential's last step, an audit
-  row). A time-based code can be accepted once per 30 s step per user, which a load test
-  would exhaust at once; so these users have counter-based (HOTP) authenticators and each
-  request sends the user's next counter value. HOTP and TOTP share the same verification
-  path; only how the step is found differs (a look-ahead instead of a time window).
-  Each client owns its own users, so no two requests race on one credential.
-* ``wrong``: well-formed wrong codes spread over other users. After a few failures a user
-  is locked (the throttle's job), so this case measures a mix of 401 (wrong) and 423
-  (locked) answers; the table shows the split. Those users are unlocked before each case.
+* ``correct``: every request carries a distinct, correct HOTP code (the users' next
+  counters, read from the database before each run), so each is an accepted check: lock,
+  throttle, decryption, HMAC, the conditional UPDATE of the last counter, an audit row,
+  a durable commit. Each wrk thread cycles over its own 256 users, so a user's next code
+  is sent only long after the previous one was answered.
+* ``wrong``: well-formed wrong codes spread over many users, at most 3 per user, so each
+  answer is a counted failure (401) with its audit row, not a cheaper lock (423). The
+  throttle counters are cleared before each run.
 
-Passwords are not in the measured path (``/api/v1/verify`` without ``password``), so users
-are created with a cheap argon2 profile. The load generator is a small asyncio HTTP/1.1
-keep-alive client: it shares the machine's cores with the server, so it has to be cheap.
+CPU per check is the server processes' CPU time (``/proc``) and that of the PostgreSQL
+backends serving the benchmark's database, divided by the requests answered.
 
-Usage: ``python benchmarks/http_verify.py [--seconds 20] [--clients 16,64] [--workers 1,2]
-[--databases sqlite,postgres]``. Prints one table; never fails on slow results.
+Usage: ``python benchmarks/http_verify.py [--seconds 10] [--connections 16,64]
+[--workers 2] [--databases sqlite,postgres]``. Needs ``wrk`` (Debian package ``wrk``).
+Prints one table and the otpgate/floor ratios; never fails on slow results.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
-import json
 import os
+import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,131 +37,170 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-import pyotp
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, delete, insert, select, text
 from sqlalchemy.engine import make_url
 
 from otpgate.config import Settings
-from otpgate.service import admin, api_tokens, enrolment, users
+from otpgate.otp import Hotp
+from otpgate.otp.secrets import b32decode
+from otpgate.service import api_tokens, enrolment, users
 from otpgate.service.context import Context, Origin, build_context
+from otpgate.service.verification import secret_context
+from otpgate.store.models import OtpCredential, Throttle, User
 
 PG_ADMIN_URL = os.environ.get(
     "OTPGATE_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 OPERATOR = Origin("cli", user_agent="cli:benchmark")
 PATH = "/api/v1/verify"
+THREADS = 2  # wrk threads; each cycles over its own users
+USERS_PER_THREAD = 256
+MAX_RATE_PER_THREAD = 4000  # requests prepared per thread and second of a run
+WRONG_PER_USER = 3
+HERE = Path(__file__).parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-
-@dataclass
-class BenchUser:
-    name: str
-    secret: str
-    next_counter: int = 1
-    wrong_code: str = ""
-
-    def take_code(self) -> str:
-        code = str(pyotp.HOTP(self.secret).at(self.next_counter))
-        self.next_counter += 1
-        return code
+_LUA = r"""
+local threads, lines, n = {}, {}, 0
+local next_id = 1
+counts = {}  -- a global: done() reads each thread's copy with thread:get
+function setup(thread)
+  thread:set("id", next_id); next_id = next_id + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  local headers = {["Authorization"] = "Bearer " .. args[2],
+                   ["Content-Type"] = "application/json", ["User-Agent"] = "wrk-bench"}
+  for line in io.lines(args[1] .. "." .. id) do
+    local user, code = line:match("(%S+) (%S+)")
+    table.insert(lines, wrk.format("POST", args[3], headers,
+      '{"username":"' .. user .. '","code":"' .. code .. '"}'))
+  end
+end
+function request()
+  n = n + 1
+  if n > #lines then n = 1 end
+  return lines[n]
+end
+function response(status, headers, body)
+  counts[status] = (counts[status] or 0) + 1
+end
+function done(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("counts")) do
+      io.write(string.format("STATUS %d %d\n", status, count))
+    end
+  end
+  io.write(string.format("P50 %f\nP99 %f\n", latency:percentile(50) / 1000,
+                         latency:percentile(99) / 1000))
+end
+"""
 
 
 @dataclass
 class Result:
     database: str
-    workers: int
-    clients: int
+    server: str
+    connections: int
     case: str
     seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    statuses: Counter[int] = field(default_factory=Counter)
-    errors: int = 0
+    requests: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    p50: float = 0.0
+    p99: float = 0.0
+    server_cpu: float = 0.0
+    db_cpu: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
 
     def row(self) -> list[str]:
-        n = len(self.latencies)
-        lat = sorted(self.latencies)
-
-        def pct(p: float) -> str:
-            return f"{lat[min(n - 1, int(p * n))] * 1000:.1f}" if n else "-"
-
-        expected = {200} if self.case == "correct" else {401, 423}
-        unexpected = sum(c for s, c in self.statuses.items() if s not in expected)
+        per = max(self.requests, 1)
         split = " ".join(f"{s}:{c}" for s, c in sorted(self.statuses.items()))
+        db = "-" if self.db_cpu is None else f"{self.db_cpu / per * 1000:.2f}"
         return [
-            self.database, str(self.workers), str(self.clients), self.case, str(n),
-            f"{n / self.seconds:.0f}" if self.seconds else "-", pct(0.50), pct(0.99),
-            str(self.errors + unexpected), split,
+            self.database, self.server, str(self.connections), self.case, str(self.requests),
+            f"{self.rate:.0f}", f"{self.p50:.1f}", f"{self.p99:.1f}",
+            f"{self.server_cpu / per * 1000:.2f}", db, split,
         ]
 
 
-# -- a minimal HTTP/1.1 keep-alive client ---------------------------------------------------
+# -- users, codes ---------------------------------------------------------------------------
 
 
-class Connection:
-    def __init__(self, host: str, port: int, token: str) -> None:
-        self.host, self.port = host, port
-        self.head = (
-            f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
-            "Content-Type: application/json\r\nUser-Agent: otpgate-bench\r\n"
-        ).encode()
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, payload: dict[str, str]) -> int:
-        if self.reader is None or self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        body = json.dumps(payload).encode()
-        self.writer.write(self.head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await self.reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
+def _seed_good(ctx: Context, count: int) -> list[tuple[str, str]]:
+    """Users with a confirmed HOTP authenticator, made through the service; (name, secret)."""
+    made = []
+    for i in range(count):
+        user = users.create_user(ctx, OPERATOR, f"ok{i:05d}", "benchmark-password-1")
+        pending = enrolment.begin_enrolment(
+            ctx, OPERATOR, user.id, step_up_at=ctx.now_dt(), kind="hotp", name="bench"
+        )
+        enrolment.confirm_enrolment(
+            ctx, OPERATOR, user.id, pending.credential_id,
+            Hotp(b32decode(pending.secret_b32)).generate(0), "bench",
+        )
+        made.append((user.username, pending.secret_b32))
+    return made
 
 
-async def _client(conn: Connection, mine: list[BenchUser], case: str, deadline: float,
-                  result: Result) -> None:
-    i = 0
-    while time.perf_counter() < deadline:
-        user = mine[i % len(mine)]
-        i += 1
-        code = user.take_code() if case == "correct" else user.wrong_code
-        start = time.perf_counter()
-        try:
-            status = await conn.post({"username": user.name, "code": code})
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            result.errors += 1
-            conn.close()
-            continue
-        result.latencies.append(time.perf_counter() - start)
-        result.statuses[status] += 1
+def _seed_wrong(ctx: Context, engine: Engine, count: int) -> list[str]:
+    """Many users for wrong codes, inserted in bulk (the service would take minutes)."""
+    now = datetime.now(UTC)
+    password_hash = ctx.hasher.hash("benchmark-password-1")
+    names = [f"bad{i:06d}" for i in range(count)]
+    with engine.begin() as conn:
+        conn.execute(insert(User), [
+            {"username": n, "password_hash": password_hash, "created_at": now,
+             "password_changed_at": now} for n in names
+        ])
+        ids = conn.execute(select(User.id).where(User.username.like("bad%"))).scalars().all()
+        rows = []
+        for user_id in ids:
+            key_id, sealed = ctx.keyring.seal(os.urandom(20), context=secret_context(user_id))
+            rows.append({"user_id": user_id, "kind": "hotp", "status": "active", "name": "bench",
+                         "secret_sealed": sealed, "key_id": key_id, "last_step": 0,
+                         "created_at": now, "confirmed_at": now})
+        conn.execute(insert(OtpCredential), rows)
+    return names
 
 
-async def _load(port: int, token: str, pool: list[BenchUser], clients: int, case: str,
-                seconds: float, result: Result) -> None:
-    conns = [Connection("127.0.0.1", port, token) for _ in range(clients)]
-    start = time.perf_counter()
-    deadline = start + seconds
-    await asyncio.gather(*(
-        _client(conns[c], pool[c::clients], case, deadline, result) for c in range(clients)
-    ))
-    result.seconds = time.perf_counter() - start
-    for conn in conns:
-        conn.close()
+def _next_counters(engine: Engine) -> dict[str, int]:
+    query = (select(User.username, OtpCredential.last_step)
+             .join(OtpCredential, OtpCredential.user_id == User.id)
+             .where(User.username.like("ok%")))
+    with engine.connect() as conn:
+        return {name: last + 1 for name, last in conn.execute(query)}
 
 
-# -- database, users, server ----------------------------------------------------------------
+def _write_correct(base: Path, good: list[tuple[str, str]], engine: Engine, lines: int) -> None:
+    counters = _next_counters(engine)
+    for t in range(THREADS):
+        mine = good[t::THREADS]
+        hotps = [(name, Hotp(b32decode(secret)), counters[name]) for name, secret in mine]
+        with (base.parent / f"{base.name}.{t + 1}").open("w") as out:
+            for i in range(lines):
+                name, hotp, first = hotps[i % len(hotps)]
+                out.write(f"{name} {hotp.generate(first + i // len(hotps))}\n")
+
+
+def _write_wrong(base: Path, bad: list[str], engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(Throttle))
+    for t in range(THREADS):
+        mine = bad[t::THREADS]
+        with (base.parent / f"{base.name}.{t + 1}").open("w") as out:
+            for i in range(len(mine) * WRONG_PER_USER):
+                # 6 digits, wrong for a random 160-bit secret but at odds of ~1e-5.
+                out.write(f"{mine[i % len(mine)]} {secrets.randbelow(1_000_000):06d}\n")
+
+
+# -- processes and their CPU ----------------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -172,65 +209,62 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wrong_for(secret: str, counter: int, look_ahead: int) -> str:
-    hotp = pyotp.HOTP(secret)
-    taken = {hotp.at(c) for c in range(counter, counter + look_ahead + 2)}
-    candidate = secrets.randbelow(1_000_000)
-    while f"{candidate:06d}" in taken:
-        candidate = (candidate + 1) % 1_000_000
-    return f"{candidate:06d}"
+def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    return seconds
 
 
-def _seed(ctx: Context, prefix: str, count: int) -> list[BenchUser]:
-    made = []
-    for i in range(count):
-        user = users.create_user(ctx, OPERATOR, f"{prefix}{i:05d}", "benchmark-password-1")
-        pending = enrolment.begin_enrolment(
-            ctx, OPERATOR, user.id, step_up_at=ctx.now_dt(), kind="hotp", name="bench"
-        )
-        enrolment.confirm_enrolment(
-            ctx, OPERATOR, user.id, pending.credential_id,
-            str(pyotp.HOTP(pending.secret_b32).at(0)), "bench",
-        )
-        made.append(BenchUser(user.username, pending.secret_b32))
-    for u in made:
-        u.wrong_code = _wrong_for(u.secret, u.next_counter, ctx.settings.hotp_look_ahead)
-    return made
+def _cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
+    """CPU seconds used since ``before`` (processes started since count whole)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
 
 
-def _unlock(ctx: Context, pool: list[BenchUser]) -> None:
-    for u in pool:
-        admin.unlock_user(ctx, OPERATOR, None, users.find_user(ctx, u.name).id)
+def _group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                pids.append(int(entry.name))
+    return pids
 
 
 class Server:
-    """``otpgate serve`` in its own process group, stopped with SIGTERM."""
+    """A server in its own process group, stopped with SIGTERM."""
 
-    def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path, probe: str) -> None:
         self.port = _free_port()
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "otpgate", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(workers)],
+            [*argv, "--host", "127.0.0.1", "--port", str(self.port)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-                raise RuntimeError(
-                    f"otpgate serve exited with {self.proc.returncode}: " + " / ".join(tail)
-                )
+                raise RuntimeError(f"{argv[1:3]} exited: " + " / ".join(tail))
             try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.port}/openapi.json", timeout=2
-                ) as r:
-                    if r.status == 200:
-                        return
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}{probe}", timeout=2)
+                return
+            except urllib.error.HTTPError:
+                return  # answering, with an error status: up
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"otpgate serve did not answer within 60 s; see {log}")
+        raise RuntimeError(f"{argv[1:3]} did not answer within 60 s; see {log}")
+
+    def cpu(self) -> dict[int, float]:
+        return _cpu_by_pid(_group_pids(self.proc.pid))
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -241,6 +275,40 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.log.close()
+
+
+def _backend_pids(engine: Engine) -> list[int]:
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as conn:
+        return list(conn.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )).scalars())
+
+
+def _wrk(port: int, connections: int, seconds: float, base: Path, token: str,
+         result: Result) -> None:
+    script = base.parent / "bench.lua"
+    script.write_text(_LUA)
+    wrk = shutil.which("wrk")
+    assert wrk is not None
+    start = time.perf_counter()
+    out = subprocess.run(
+        [wrk, f"-t{THREADS}", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script),
+         f"http://127.0.0.1:{port}", "--", str(base), token, PATH],
+        capture_output=True, text=True, timeout=seconds + 60, check=False,
+    ).stdout
+    result.seconds = float(m.group(1)) if (m := re.search(r"in ([\d.]+)s,", out)) else (
+        time.perf_counter() - start)
+    for status, count in re.findall(r"^STATUS (\d+) (\d+)$", out, re.M):
+        result.statuses[int(status)] = result.statuses.get(int(status), 0) + int(count)
+    result.requests = sum(result.statuses.values())
+    result.p50 = float(m.group(1)) if (m := re.search(r"^P50 ([\d.]+)$", out, re.M)) else 0.0
+    result.p99 = float(m.group(1)) if (m := re.search(r"^P99 ([\d.]+)$", out, re.M)) else 0.0
+
+
+# -- one database -----------------------------------------------------------------------------
 
 
 def _pg_database() -> tuple[str, str]:
@@ -259,54 +327,71 @@ def _drop_pg(name: str) -> None:
     admin_engine.dispose()
 
 
-def run_database(database: str, args: argparse.Namespace, home: Path) -> list[Result]:
-    pg_name = ""
-    url = ""
+def _servers(database: str, env: dict[str, str], url: str, key: str, token: str,
+             workers: int) -> dict[str, tuple[list[str], dict[str, str], str]]:
+    servers = {"otpgate": (
+        [sys.executable, "-m", "otpgate", "serve", "--workers", str(workers)], env,
+        "/openapi.json",
+    )}
     if database == "postgres":
-        pg_name, url = _pg_database()
+        floor_env = {**env, "FLOOR_DATABASE_URL": url.replace("+psycopg", ""),
+                     "FLOOR_SECRET_KEYS": f"bench:{key}", "FLOOR_TOKEN": token}
+        servers["floor"] = (
+            [sys.executable, str(HERE / "floor_server.py"), "--workers", str(workers)],
+            floor_env, PATH,
+        )
+    return servers
+
+
+def run_database(database: str, args: argparse.Namespace, home: Path) -> list[Result]:
+    pg_name, url = _pg_database() if database == "postgres" else ("", "")
     try:
         key = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
         env = {
-            **os.environ,
-            "OTPGATE_HOME": str(home),
-            "OTPGATE_DATABASE_URL": url,
-            "OTPGATE_SECRET_KEYS": f"bench:{key}",
-            "OTPGATE_ARGON2_TIME_COST": "1",
-            "OTPGATE_ARGON2_MEMORY_KIB": "8",
-            "OTPGATE_ARGON2_PARALLELISM": "1",
+            **os.environ, "OTPGATE_HOME": str(home), "OTPGATE_DATABASE_URL": url,
+            "OTPGATE_SECRET_KEYS": f"bench:{key}", "OTPGATE_ARGON2_TIME_COST": "1",
+            "OTPGATE_ARGON2_MEMORY_KIB": "8", "OTPGATE_ARGON2_PARALLELISM": "1",
         }
-        settings = Settings.from_env(env)
-        ctx = build_context(settings, migrate=True)
-        most = max(args.clients)
-        print(f"[{database}] creating {most * 2} + {most * 4} users ...", file=sys.stderr)
-        good = _seed(ctx, "ok", most * 2)
-        bad = _seed(ctx, "bad", most * 4)
+        ctx = build_context(Settings.from_env(env), migrate=True)
+        engine = ctx.session_factory.kw["bind"]
+        lines = int(args.seconds * MAX_RATE_PER_THREAD)
+        print(f"[{database}] creating users ...", file=sys.stderr)
+        good = _seed_good(ctx, THREADS * USERS_PER_THREAD)
+        bad = _seed_wrong(ctx, engine, THREADS * lines // WRONG_PER_USER + 1)
         token = api_tokens.create_api_token(ctx, OPERATOR, None, "benchmark", {"verify"})
+        base = home / "requests"
         results = []
-        for workers in args.workers:
-            server = Server(env, workers, home / "serve.log")
+        for name, (argv, server_env, probe) in _servers(
+            database, env, url, key, token, args.workers
+        ).items():
+            server = Server(argv, server_env, home / f"{name}.log", probe)
             try:
-                for clients in args.clients:
+                for connections in args.connections:
                     for case in ("correct", "wrong"):
-                        if case == "wrong":
-                            _unlock(ctx, bad)
-                        result = Result(database, workers, clients, case)
-                        pool = good if case == "correct" else bad
-                        print(f"[{database}] workers={workers} clients={clients} {case} ...",
-                              file=sys.stderr)
-                        asyncio.run(_load(server.port, token, pool, clients, case,
-                                          args.seconds, result))
+                        print(f"[{database}] {name} c={connections} {case} ...", file=sys.stderr)
+                        if case == "correct":
+                            _write_correct(base, good, engine, lines)
+                        else:
+                            _write_wrong(base, bad, engine)
+                        result = Result(database, name, connections, case)
+                        cpu0, db0 = server.cpu(), _cpu_by_pid(_backend_pids(engine))
+                        _wrk(server.port, connections, args.seconds, base, token, result)
+                        result.server_cpu = _cpu_since(cpu0, server.cpu())
+                        if database == "postgres":
+                            db1 = _cpu_by_pid(_backend_pids(engine))
+                            result.db_cpu = _cpu_since(db0, db1)
                         results.append(result)
             finally:
                 server.stop()
+        engine.dispose()
         return results
     finally:
         if pg_name:
             _drop_pg(pg_name)
 
 
-HEADERS = ["database", "workers", "clients", "codes", "requests", "req/s", "p50 ms", "p99 ms",
-           "errors", "statuses"]
+HEADERS = ["database", "server", "conns", "codes", "requests", "req/s", "p50 ms", "p99 ms",
+           "server ms CPU/req", "PG ms CPU/req", "statuses"]
 
 
 def print_table(results: list[Result]) -> None:
@@ -318,24 +403,44 @@ def print_table(results: list[Result]) -> None:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
 
 
+def print_ratios(results: list[Result]) -> None:
+    """otpgate / floor for each (connections, case) measured on both, in this run."""
+    floor = {(r.connections, r.case): r for r in results if r.server == "floor"}
+    for r in results:
+        f = floor.get((r.connections, r.case))
+        if r.server != "otpgate" or r.database != "postgres" or f is None or not f.rate:
+            continue
+        pg = ""
+        if r.db_cpu is not None and f.db_cpu:
+            pg = (f", PostgreSQL CPU per check {r.db_cpu / max(r.requests, 1) * 1000:.2f} vs "
+                  f"{f.db_cpu / max(f.requests, 1) * 1000:.2f} ms = "
+                  f"{(r.db_cpu / max(r.requests, 1)) / (f.db_cpu / max(f.requests, 1)):.2f}x")
+        print(f"{r.case:7} c={r.connections:<3} otpgate/floor rate = {r.rate / f.rate:.2f}{pg}")
+
+
 def _ints(text_value: str) -> list[int]:
     return [int(x) for x in text_value.split(",") if x]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of each case")
-    parser.add_argument("--clients", type=_ints, default=[16, 64])
-    parser.add_argument("--workers", type=_ints, default=[1, 2])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
+    parser.add_argument("--connections", type=_ints, default=[16, 64])
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--databases", default="sqlite,postgres")
     args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
     results: list[Result] = []
     for database in args.databases.split(","):
         with tempfile.TemporaryDirectory(prefix="otpgate-bench-") as tmp:
             results += run_database(database, args, Path(tmp))
-    print(f"\nPOST {PATH}, {args.seconds:g} s per case, {os.cpu_count()} CPUs "
-          "(load generator on the same machine)\n")
+    print(f"\nPOST {PATH}, wrk -t{THREADS}, {args.seconds:g} s per run, {args.workers} server "
+          f"workers, {os.cpu_count()} CPUs shared with wrk and PostgreSQL\n")
     print_table(results)
+    print()
+    print_ratios(results)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,10 +24,14 @@ from .twofa import clock_of, enrol, wrong_code
 MakeUser = Callable[..., UserView]
 
 # A successful check: BEGIN IMMEDIATE (SQLite only), the user with its active
-# authenticators (taking the account's row lock on PostgreSQL), both throttle counters in
-# one query, the conditional UPDATE of the last step (returning the recovery codes left),
-# the audit row (on PostgreSQL in the UPDATE's statement).
-MAX_STATEMENTS_PER_SUCCESS = {"sqlite": 5, "postgresql": 3}
+# authenticators and both throttle counters (taking the account's row lock on PostgreSQL),
+# the conditional UPDATE of the last step (returning the recovery codes left), the audit
+# row (on PostgreSQL in the UPDATE's statement).
+MAX_STATEMENTS_PER_SUCCESS = {"sqlite": 4, "postgresql": 2}
+# A wrong code: the same read, one upsert counting the failure on both counters (setting
+# any lock, and on PostgreSQL noting the change on the user's row), one INSERT of the
+# audit rows.
+MAX_STATEMENTS_PER_FAILURE = {"sqlite": 4, "postgresql": 3}
 
 
 @contextmanager
@@ -47,7 +52,7 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 def test_successful_check_stays_within_its_statement_budget(
     ctx: Context, engine: Engine, web: Origin, make_user: MakeUser
 ) -> None:
-    """A correct code costs at most 5 statements (3 on PostgreSQL), none writing a throttle."""
+    """A correct code costs at most 4 statements (2 on PostgreSQL), none writing a throttle."""
     user = make_user("alice")
     phone = enrol(ctx, web, user.id)
     with statements(engine) as seen:
@@ -57,6 +62,35 @@ def test_successful_check_stays_within_its_statement_budget(
     assert not [s for s in seen if "throttles" in s and not s.startswith("SELECT")], seen
     commits_or_begins = [s for s in seen if s.startswith(("BEGIN", "SAVEPOINT"))]
     assert len(commits_or_begins) <= 1, seen
+
+
+@pytest.mark.parametrize("failures_before", [0, 2])
+def test_wrong_code_stays_within_its_statement_budget(
+    ctx: Context, engine: Engine, web: Origin, make_user: MakeUser, failures_before: int
+) -> None:
+    """A wrong code costs as few statements as a success, also the one that locks (the
+    third from one address): counted on both scopes, audited, one transaction."""
+    user = make_user("alice")
+    phone = enrol(ctx, web, user.id)
+    for seed in range(failures_before):
+        with pytest.raises(CodeRejected):
+            login.verify_code(ctx, web, user.id, wrong_code(phone.totp, ctx.clock.now(), seed))
+    with statements(engine) as seen, pytest.raises(CodeRejected) as refused:
+        login.verify_code(ctx, web, user.id, wrong_code(phone.totp, ctx.clock.now(), 9))
+    assert refused.value.reason is RejectReason.WRONG
+    assert len(seen) <= MAX_STATEMENTS_PER_FAILURE[engine.dialect.name], seen
+    with transaction(ctx.session_factory) as s:
+        scopes = {t.scope: (t.failures, t.locked_until) for t in s.scalars(select(Throttle))}
+        kinds = [e.kind for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    pair = f"user:{user.id}|code|{web.client_addr}"
+    expected_lock = ctx.now_dt() + timedelta(seconds=30) if failures_before == 2 else None
+    assert scopes == {
+        f"user:{user.id}|code": (failures_before + 1, None),
+        pair: (failures_before + 1, expected_lock),
+    }
+    assert kinds[-1 - (expected_lock is not None):] == [
+        "login.code_failed", *(["login.locked"] if expected_lock else [])
+    ]
 
 
 def test_success_is_audited_once_and_a_replay_not_at_all(

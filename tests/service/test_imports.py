@@ -123,7 +123,7 @@ def test_bad_file_changes_nothing(
 def test_scratch_codes_hashed_and_single_use(
     ctx: Context, make_user: Callable[..., UserView], cli: Origin, engine: Engine
 ) -> None:
-    """Scratch codes are stored as argon2 hashes and each logs in once."""
+    """Scratch codes are stored as argon2 hashes and each logs in once; again, it is a replay."""
     user = make_user("alice")
     imports.import_google_authenticator(ctx, cli, user.id, ga_text())
     with engine.connect() as conn:
@@ -133,7 +133,7 @@ def test_scratch_codes_hashed_and_single_use(
     assert imports.verify_scratch_code(ctx, SSH, user.id, SCRATCH[0]).recovery_codes_left == 1
     with pytest.raises(CodeRejected) as caught:
         imports.verify_scratch_code(ctx, SSH, user.id, SCRATCH[0])
-    assert caught.value.reason is RejectReason.WRONG
+    assert caught.value.reason is RejectReason.REPLAYED
 
 
 def test_scratch_guesses_hit_the_account_throttle(

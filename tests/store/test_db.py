@@ -5,10 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from otpgate.store.db import make_engine, make_session_factory, transaction
+from otpgate.store.db import (
+    connection_transaction,
+    make_engine,
+    make_session_factory,
+    transaction,
+)
 from otpgate.store.errors import Conflict, DatabaseUnavailable, InvalidDatabaseUrl, StoreError
 from otpgate.store.models import User
 
@@ -48,14 +53,43 @@ def test_sqlite_in_memory_engine_works() -> None:
         "postgresql+psycopg://u@127.0.0.1/db",
     ],
 )
-def test_postgres_urls_use_psycopg3_with_pre_ping(url: str) -> None:
-    """Every PostgreSQL spelling selects psycopg 3 and a pool that pings before use."""
+def test_postgres_urls_use_psycopg3_without_pre_ping(url: str) -> None:
+    """Every PostgreSQL spelling selects psycopg 3, and a pool that does not ping before
+    use (a round trip per transaction; closed connections are found without one)."""
     engine = make_engine(url)
     try:
         assert engine.dialect.driver == "psycopg"
-        assert engine.pool._pre_ping is True
+        assert engine.pool._pre_ping is False
     finally:
         engine.dispose()
+
+
+def test_pooled_connections_closed_by_the_server_are_replaced(pg_server_url: str) -> None:
+    """After the server ends every pooled connection (as a restart does), the next
+    transactions succeed on new connections, with no ping statement sent."""
+    engine = make_engine(pg_server_url, pool_size=2)
+    admin = make_engine(pg_server_url)
+    try:
+        pids = set()
+        with engine.connect() as a, engine.connect() as b:
+            for conn in (a, b):
+                pids.add(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        with admin.begin() as conn:
+            for pid in pids:
+                # Waits (up to 5 s) until the backend has exited.
+                ended = conn.execute(
+                    text("SELECT pg_terminate_backend(:p, 5000)"), {"p": pid}
+                ).scalar()
+                assert ended
+        sent: list[str] = []
+        event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+        for _ in range(3):
+            with connection_transaction(engine) as conn:
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() not in pids
+        assert sent == ["SELECT pg_backend_pid()"] * 3
+    finally:
+        engine.dispose()
+        admin.dispose()
 
 
 @pytest.mark.parametrize(

@@ -232,7 +232,7 @@ def test_a_bug_in_a_route_is_a_json_500_without_traceback(api: ApiHarness) -> No
     def boom() -> None:
         raise RuntimeError("secret internals")
 
-    api.client.app.include_router(broken)  # type: ignore[attr-defined]
+    api.client.app.api.include_router(broken)  # type: ignore[attr-defined]
     r = api.client.get("/api/v1/broken")
     assert r.status_code == 500 and _error(r)["error"] == "internal_error"
     assert "secret internals" not in r.text

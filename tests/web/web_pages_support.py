@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx2 as httpx
 import pyotp
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -28,7 +27,7 @@ from otpgate.service.clock import FixedClock
 from otpgate.service.context import Context, Origin
 from otpgate.service.views import UserView
 from otpgate.store.db import make_session_factory
-from otpgate.web.app import create_app
+from otpgate.web.app import OtpgateApp, create_app
 from otpgate.web.sessions import DEVICE_COOKIE, SESSION_COOKIE
 
 __all__ = [
@@ -71,7 +70,7 @@ class Portal:
     client: TestClient
     ctx: Context
     clock: FixedClock
-    app: FastAPI
+    app: OtpgateApp
     secrets: dict[str, str] = field(default_factory=dict)
 
     # -- data set up through the service, as an operator would --------------------------

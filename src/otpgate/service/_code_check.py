@@ -5,18 +5,22 @@ The rules and their order are in :mod:`otpgate.service.verification`'s docstring
 on SQLAlchemy Core because login checks are the busiest path. A successful login check
 is, in one transaction:
 
-1. one SELECT of the user and its active credentials, which on PostgreSQL also takes the
-   user's row lock (SQLite's transaction holds the write lock from ``BEGIN IMMEDIATE``);
-2. one SELECT of both throttle counters, a fresh statement after the lock;
-3. the conditional UPDATE of the credential's last step (the replay guard), which also
+1. one SELECT of the user, its active credentials and both throttle counters, which on
+   PostgreSQL also takes the user's row lock (SQLite's transaction holds the write lock
+   from ``BEGIN IMMEDIATE``) and says whether the counters are as of the lock (else they
+   are read again: see :mod:`otpgate.service.throttle`, "Concurrency");
+2. the conditional UPDATE of the credential's last step (the replay guard), which also
    returns the recovery codes left;
-4. the ``login.ok`` audit row, in the same statement as 3 on PostgreSQL (through
+3. the ``login.ok`` audit row, in the same statement as 2 on PostgreSQL (through
    :func:`~otpgate.service.audit.record`, mail hook included, when the user may be
    mailed);
-5. only if this address had failures: the DELETE of its counter.
+4. only if this address had failures: the DELETE of its counter.
 
-A wrong code goes through the same ORM throttle and audit functions as the other steps
-(a :class:`Session` joined to the same connection and transaction).
+A wrong code is as lean: after 1, one upsert counting the failure on both counters (each
+lock chosen from the count read under the row lock; on PostgreSQL the same statement notes
+on the user's row that its counters changed), and one INSERT of the ``login.code_failed`` (and
+``login.locked``) rows, or :func:`~otpgate.service.audit.record` when the user may be
+mailed.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ from sqlalchemy.orm import Session
 
 from otpgate.service import telemetry, throttle
 from otpgate.service._tx import connection_of_work
-from otpgate.service.audit import AuditKind, quiet_row, record
+from otpgate.service.audit import AuditKind, quiet_row, record, replays_audited
 from otpgate.service.errors import (
     AccountDisabled,
     CodeRejected,
+    CodeReplayed,
     Locked,
     NotEnrolled,
     NotFound,
@@ -40,16 +45,17 @@ from otpgate.service.errors import (
 )
 from otpgate.service.verification import (
     code_text,
+    failure_detail,
+    lock_detail,
     match_step,
     new_drift,
-    note_failure,
     open_secret,
     well_formed,
 )
 from otpgate.service.views import SecondFactor
 from otpgate.store import repositories as repo
 from otpgate.store.models import User
-from otpgate.store.repositories import CheckedUser
+from otpgate.store.repositories import CheckedCredential, CheckedUser
 
 if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
@@ -72,8 +78,11 @@ def check_login_code(
 
     Raises :class:`NotFound`, :class:`AccountDisabled`, and what :func:`check_code` raises.
     """
-    with connection_of_work(ctx) as conn:
-        user = repo.load_user_for_check(conn, username=username, user_id=user_id)
+    parts = throttle.scope_parts("code", origin.client_addr)
+    with replays_audited(ctx, origin), connection_of_work(ctx) as conn:
+        user = repo.load_user_for_check(
+            conn, username=username, user_id=user_id, scope_parts=parts
+        )
         if user is None:
             raise NotFound("No such user.")
         if not user.is_active:
@@ -97,13 +106,16 @@ def check_code(
 
     Returns the success, or the :class:`CodeRejected` (``WRONG``) to raise *after* the
     transaction commits (so that the failure stays counted). Raises, for the transaction to
-    roll back: :class:`InvalidInput`, :class:`CodeRejected` ``MALFORMED``/``REPLAYED``,
-    :class:`Locked`, :class:`NotEnrolled`, :class:`KeyUnavailable`. A success is audited
+    roll back: :class:`InvalidInput`, :class:`CodeRejected` ``MALFORMED``,
+    :class:`CodeReplayed` (the caller audits it after the rollback, with
+    :func:`~otpgate.service.audit.replays_audited`), :class:`Locked`, :class:`NotEnrolled`,
+    :class:`KeyUnavailable`. A success is audited
     as ``login.ok`` only when ``purpose`` is ``"login"``; other callers audit their own.
     """
     session.flush()  # the Core statements below must see the caller's pending changes
     conn = session.connection()
-    checked = repo.load_user_for_check(conn, user_id=user.id)
+    parts = throttle.scope_parts("code", origin.client_addr)
+    checked = repo.load_user_for_check(conn, user_id=user.id, scope_parts=parts)
     if checked is None:
         raise NotFound("No such user.")
     try:
@@ -133,12 +145,14 @@ def _check(  # noqa: PLR0917
         throttle.account_scope(user.id, "code"),
         throttle.pair_scope(user.id, "code", origin.client_addr),
     ]
-    counters = repo.read_counters(conn, scopes)
+    counters = user.counters
+    if counters is None:  # a failure was counted between the snapshot and the lock
+        counters = repo.read_counters(conn, scopes)
     ends = [c.locked_until for c in counters.values() if c.locked_until is not None]
     ends = [end for end in ends if end > now_dt]
     if ends:
         raise Locked(max(ends))
-    replayed = False
+    replayed: CheckedCredential | None = None
     for cred in candidates:
         found = match_step(ctx, cred, open_secret(ctx, cred), text, now)
         if found is None:
@@ -171,44 +185,88 @@ def _check(  # noqa: PLR0917
                 )
             )
         if left is None:
-            replayed = True  # an old step, or another request accepted this one first
+            # An old step, or another request accepted this one first.
+            replayed = replayed or cred
             continue
         # The account's counter is kept (see verification.check_code); the address's goes.
         if scopes[1] in counters:
             repo.clear_counter(conn, scopes[1])
         if login and row is None:
-            _audit_with_mail_hook(conn, ctx, origin, user, detail)
+            _audit(conn, ctx, origin, user, [(AuditKind.LOGIN_OK, detail)])
         return SecondFactor(
             method="hotp" if cred.kind == "hotp" else "totp",
             credential_id=cred.id,
             drift_seconds=drift if cred.kind == "totp" else None,
             recovery_codes_left=left,
         )
-    if replayed:
-        raise CodeRejected(RejectReason.REPLAYED)
-    with Session(bind=conn) as session:
-        subject = _orm_user(session, user)
-        attempts = [
-            throttle.count_attempt(session, scope, policy, now_dt, counters.get(scope))
-            for scope, policy in zip(scopes, _POLICIES, strict=True)
-        ]
-        note_failure(session, ctx, origin, subject, attempts, method="code", purpose=purpose)
-        session.flush()
+    if replayed is not None:
+        detail = {
+            "method": replayed.kind,
+            "credential_id": replayed.id,
+            "credential": replayed.name,
+            "purpose": purpose,
+        }
+        raise CodeReplayed(user.id, user.username, detail)
+    _count_wrong_code(conn, ctx, origin, user, scopes, counters, purpose)
     return CodeRejected(RejectReason.WRONG)
 
 
-def _audit_with_mail_hook(
-    conn: Connection, ctx: Context, origin: Origin, user: CheckedUser, detail: dict[str, Any]
+def _count_wrong_code(  # noqa: PLR0917
+    conn: Connection,
+    ctx: Context,
+    origin: Origin,
+    user: CheckedUser,
+    scopes: list[str],
+    counters: dict[str, repo.ThrottleCounter],
+    purpose: str,
 ) -> None:
+    """Count the failure on both scopes, lock where the policy says so, audit both."""
+    now = ctx.now_dt()
+    expected = {}
+    for scope, policy in zip(scopes, _POLICIES, strict=True):
+        row = counters.get(scope)
+        if row is not None and throttle.is_forgotten(policy, row.last_failure_at, now):
+            repo.clear_counter(conn, scope)
+            row = None
+        expected[scope] = 1 if row is None else row.failures + 1
+    ends = {
+        scope: throttle.lock_end(policy, expected[scope], now)
+        for scope, policy in zip(scopes, _POLICIES, strict=True)
+    }
+    stored = repo.count_failures(conn, user.id, list(ends.items()), now)
+    for scope, policy in zip(scopes, _POLICIES, strict=True):
+        if stored[scope] != expected[scope]:  # changed since read (e.g. an admin unlock)
+            ends[scope] = throttle.lock_end(policy, stored[scope], now)
+            repo.set_counter_lock(conn, scope, ends[scope])
+    events: list[tuple[AuditKind, dict[str, Any]]] = [
+        (AuditKind.LOGIN_CODE_FAILED, failure_detail("code", purpose, max(stored.values())))
+    ]
+    events += [
+        (AuditKind.LOGIN_LOCKED, lock_detail(scope, "code", stored[scope], until))
+        for scope, until in ends.items()
+        if until is not None
+    ]
+    _audit(conn, ctx, origin, user, events)
+
+
+def _audit(
+    conn: Connection,
+    ctx: Context,
+    origin: Origin,
+    user: CheckedUser,
+    events: list[tuple[AuditKind, dict[str, Any]]],
+) -> None:
+    """Audit rows about ``user``: one Core INSERT, or through the ORM's :func:`record`
+    (which runs the mail hook) when the user may be mailed."""
+    rows = [quiet_row(ctx, origin, kind, subject=user, detail=detail) for kind, detail in events]
+    quiet = [row for row in rows if row is not None]
+    if len(quiet) == len(rows):
+        repo.insert_audits(conn, quiet)
+        return
     with Session(bind=conn) as session:  # the mail hook reads and writes through the ORM
-        record(
-            session,
-            ctx,
-            origin,
-            AuditKind.LOGIN_OK,
-            subject=_orm_user(session, user),
-            detail=detail,
-        )
+        subject = _orm_user(session, user)
+        for kind, detail in events:
+            record(session, ctx, origin, kind, subject=subject, detail=detail)
         session.flush()
 
 

@@ -8,6 +8,7 @@ readable. ``detail`` never holds a secret, a code or a password.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from otpgate.service import notify
 from otpgate.service._convert import audit_view
-from otpgate.service._tx import unit_of_work
-from otpgate.service.errors import InvalidInput, NotFound
+from otpgate.service._tx import connection_of_work, unit_of_work
+from otpgate.service.errors import CodeReplayed, InvalidInput, NotFound
 from otpgate.service.views import AuditView
 from otpgate.store import repositories as repo
 from otpgate.store.models import User
@@ -26,7 +27,14 @@ from otpgate.store.repositories import CheckedUser
 if TYPE_CHECKING:
     from otpgate.service.context import Context, Origin
 
-__all__ = ["AuditKind", "export_audit_jsonl", "query_audit", "quiet_row", "record"]
+__all__ = [
+    "AuditKind",
+    "export_audit_jsonl",
+    "query_audit",
+    "quiet_row",
+    "record",
+    "replays_audited",
+]
 
 _MAX_LIMIT = 1000
 _EXPORT_PAGE = 500
@@ -37,6 +45,7 @@ class AuditKind(StrEnum):
     LOGIN_PASSWORD_FAILED = "login.password_failed"
     LOGIN_OK = "login.ok"
     LOGIN_CODE_FAILED = "login.code_failed"
+    LOGIN_CODE_REPLAYED = "login.code_replayed"
     LOGIN_LOCKED = "login.locked"
     TWOFA_ENABLED = "2fa.enabled"
     TWOFA_DISABLED = "2fa.disabled"
@@ -126,18 +135,49 @@ def quiet_row(
     """
     if notify.may_mail(ctx, subject):
         return None
+    return _columns(ctx, origin, kind, subject.id, subject.username, detail)
+
+
+def _columns(  # noqa: PLR0917
+    ctx: Context,
+    origin: Origin,
+    kind: AuditKind,
+    subject_id: int,
+    subject_name: str,
+    detail: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "at": ctx.now_dt(),
         "kind": str(kind),
         "source": origin.source,
         "actor_id": None,
         "actor_name": "",
-        "subject_id": subject.id,
-        "subject_name": subject.username,
+        "subject_id": subject_id,
+        "subject_name": subject_name,
         "client_addr": origin.client_addr[:64],
         "user_agent": origin.user_agent[:400],
         "detail": dict(detail),
     }
+
+
+@contextmanager
+def replays_audited(ctx: Context, origin: Origin) -> Iterator[None]:
+    """Around a use case's transaction: a :class:`CodeReplayed` leaving it is recorded as
+    ``login.code_replayed`` in a transaction of its own, then raised on.
+
+    The use case's transaction has rolled back by then (a replay changes no data and
+    counts no failure), so the row cannot go with it. It queues no mail.
+    """
+    try:
+        yield
+    except CodeReplayed as replay:
+        row = _columns(
+            ctx, origin, AuditKind.LOGIN_CODE_REPLAYED, replay.user_id, replay.username,
+            replay.detail,
+        )
+        with connection_of_work(ctx) as conn:
+            repo.insert_audit(conn, **row)
+        raise
 
 
 def _check_filters(

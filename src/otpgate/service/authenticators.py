@@ -19,7 +19,7 @@ from otpgate.service._password import check_password_of, password_text
 from otpgate.service._stepup import require_fresh_step_up
 from otpgate.service._text import name_text
 from otpgate.service._tx import check_id, load_active_user, unit_of_work
-from otpgate.service.audit import AuditKind, record
+from otpgate.service.audit import AuditKind, record, replays_audited
 from otpgate.service.errors import (
     CodeRejected,
     InvalidInput,
@@ -85,7 +85,7 @@ def remove_credential(
     if code is not None:
         code_text(code)
     failure: ServiceError | None = None
-    with unit_of_work(ctx) as session:
+    with replays_audited(ctx, origin), unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
         active = repo.credentials_of(session, user.id, "active")
         cred = next((c for c in active if c.id == cred_id), None)

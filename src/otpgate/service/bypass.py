@@ -28,7 +28,7 @@ from otpgate.service._actors import load_admin_actor
 from otpgate.service._convert import has_active_credential
 from otpgate.service._tx import load_active_user, unit_of_work
 from otpgate.service.admin import check_identity_note
-from otpgate.service.audit import AuditKind, record
+from otpgate.service.audit import AuditKind, record, replays_audited
 from otpgate.service.errors import CodeRejected, NotEnrolled, NotPermitted
 from otpgate.service.recovery import check_recovery_code
 from otpgate.service.views import BypassIssued, SecondFactor
@@ -143,7 +143,7 @@ def verify_recovery_or_bypass_code(
     send the user to enrol a new authenticator. Anything else is checked as a recovery
     code (same errors as :func:`otpgate.service.login.verify_recovery_code`).
     """
-    with unit_of_work(ctx) as session:
+    with replays_audited(ctx, origin), unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
         now = ctx.now_dt()
         if has_active_credential(session, user.id) and _consume(session, user, code, now):

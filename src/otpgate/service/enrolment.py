@@ -24,7 +24,7 @@ from otpgate.service._stepup import require_fresh_step_up
 from otpgate.service._text import name_text
 from otpgate.service._tx import check_id, load_active_user, unit_of_work
 from otpgate.service.admin import read_policy
-from otpgate.service.audit import AuditKind, record
+from otpgate.service.audit import AuditKind, record, replays_audited
 from otpgate.service.authenticators import remove_credential, rename_credential, switch_off
 from otpgate.service.compat import check_app_honoured_settings
 from otpgate.service.errors import (
@@ -230,7 +230,7 @@ def disable_2fa(ctx: Context, origin: Origin, user_id: int, password: str, code:
     """Turn 2FA off: needs the password and a current code (both throttled as at login)."""
     secret = password_text(password)
     code_text(code)
-    with unit_of_work(ctx) as session:
+    with replays_audited(ctx, origin), unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
         if not has_active_credential(session, user.id):
             raise NotEnrolled()

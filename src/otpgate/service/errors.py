@@ -15,6 +15,7 @@ __all__ = [
     "AppIgnoredSettings",
     "AuthenticationFailed",
     "CodeRejected",
+    "CodeReplayed",
     "Conflict",
     "EnrolmentExpired",
     "InvalidInput",
@@ -72,6 +73,28 @@ class CodeRejected(ServiceError):
     def __init__(self, reason: RejectReason, message: str | None = None) -> None:
         self.reason = reason
         super().__init__(message or _REJECT_MESSAGES[reason])
+
+
+class CodeReplayed(CodeRejected):
+    """A code that was the user's own and is used up: a TOTP/HOTP step at or below the last
+    accepted one, or a recovery or scratch code already used. Reason ``REPLAYED``.
+
+    Carries what the ``login.code_replayed`` audit row needs, because that row is written
+    after the check's transaction rolled back (see
+    :func:`otpgate.service.audit.replays_audited`).
+    """
+
+    def __init__(
+        self,
+        user_id: int,
+        username: str,
+        detail: dict[str, object],
+        message: str | None = None,
+    ) -> None:
+        self.user_id = user_id
+        self.username = username
+        self.detail = detail
+        super().__init__(RejectReason.REPLAYED, message)
 
 
 _REJECT_MESSAGES = {

@@ -33,10 +33,16 @@ from otpgate.service._convert import has_active_credential
 from otpgate.service._google_auth import GoogleAuthenticatorFile, parse_google_authenticator
 from otpgate.service._text import name_text
 from otpgate.service._tx import load_active_user, unit_of_work
-from otpgate.service.audit import AuditKind, record
+from otpgate.service.audit import AuditKind, record, replays_audited
 from otpgate.service.authenticators import MAX_NAME
 from otpgate.service.enrolment import DEFAULT_NAME
-from otpgate.service.errors import CodeRejected, InvalidInput, NotEnrolled, RejectReason
+from otpgate.service.errors import (
+    CodeRejected,
+    CodeReplayed,
+    InvalidInput,
+    NotEnrolled,
+    RejectReason,
+)
 from otpgate.service.verification import note_failure, secret_context
 from otpgate.service.views import SecondFactor
 from otpgate.store import repositories as repo
@@ -144,21 +150,27 @@ def import_google_authenticator(
         return ImportResult(cred.id, parsed.kind, len(hashes), first)
 
 
-def _matching_scratch(session: Session, ctx: Context, user: User, code: str) -> str | None:
-    """The stored hash of the user's unused scratch code equal to ``code``, if any."""
-    stored = session.scalars(
-        select(RecoveryCode.code_hash).where(
+def _matching_scratch(
+    session: Session, ctx: Context, user: User, code: str
+) -> tuple[str, bool] | None:
+    """The stored hash of the user's scratch code equal to ``code``, and whether it was
+    used already; None if no scratch code of the user is ``code``.
+
+    Used codes are compared too, so that a code typed twice is known as the user's own
+    (a replay) rather than a wrong guess; there are at most ten of them.
+    """
+    stored = session.execute(
+        select(RecoveryCode.code_hash, RecoveryCode.used_at).where(
             RecoveryCode.user_id == user.id,
-            RecoveryCode.used_at.is_(None),
             RecoveryCode.code_hash.startswith(_ARGON2_PREFIX),
         )
     ).all()
-    for code_hash in stored:
+    for code_hash, used_at in stored:
         try:
             ctx.hasher.verify(code_hash, code)
         except PasswordMismatch:
             continue
-        return code_hash
+        return code_hash, used_at is not None
     return None
 
 
@@ -166,15 +178,16 @@ def verify_scratch_code(ctx: Context, origin: Origin, user_id: int, code: str) -
     """The second step with an imported scratch code, which is used up.
 
     Throttled on the account *and* (account, address) code scopes, like a TOTP code:
-    8 digits are too few to leave to the per-address brake alone. A used code is
-    refused as ``WRONG`` (argon2 hashes cannot tell it from an unknown one).
+    8 digits are too few to leave to the per-address brake alone. A code already used is
+    :class:`CodeReplayed` (not counted, audited as ``login.code_replayed``), as a used
+    recovery code is.
     """
     if not isinstance(code, str):
         raise InvalidInput("The scratch code must be text.")
     digits = _scratch_digits(code)
     if digits is None:
         raise CodeRejected(RejectReason.MALFORMED, "A scratch code has 8 digits.")
-    with unit_of_work(ctx) as session:
+    with replays_audited(ctx, origin), unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
         if not has_active_credential(session, user.id):
             raise NotEnrolled()
@@ -190,8 +203,15 @@ def verify_scratch_code(ctx: Context, origin: Origin, user_id: int, code: str) -
                 now,
             ),
         ]
-        code_hash = _matching_scratch(session, ctx, user, digits)
-        if code_hash is not None and repo.consume_recovery_code(session, user.id, code_hash, now):
+        found = _matching_scratch(session, ctx, user, digits)
+        if found is not None:
+            code_hash, used = found
+            if used or not repo.consume_recovery_code(session, user.id, code_hash, now):
+                # Raised, so the counts taken above roll back: the code was the user's own.
+                raise CodeReplayed(
+                    user.id, user.username, {"method": "scratch"},
+                    "This scratch code was already used.",
+                )
             throttle.succeed_attempt(session, attempts[0], forget=False)
             throttle.succeed_attempt(session, attempts[1], forget=True)
             left = repo.recovery_codes_left(session, user.id)

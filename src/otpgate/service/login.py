@@ -17,7 +17,7 @@ from otpgate.service._convert import has_active_credential, user_view
 from otpgate.service._password import check_password_of, password_text, username_text
 from otpgate.service._tx import check_id, load_active_user, unit_of_work
 from otpgate.service.admin import read_policy
-from otpgate.service.audit import AuditKind, record
+from otpgate.service.audit import AuditKind, record, replays_audited
 from otpgate.service.devices import find_valid_device, trust_new_device
 from otpgate.service.errors import AccountDisabled, AuthenticationFailed, ServiceError
 from otpgate.service.recovery import check_recovery_code
@@ -113,7 +113,7 @@ def verify_code_by_name(
 
 def verify_recovery_code(ctx: Context, origin: Origin, user_id: int, code: str) -> SecondFactor:
     """The second step with a recovery code, which is used up; says how many are left."""
-    with unit_of_work(ctx) as session:
+    with replays_audited(ctx, origin), unit_of_work(ctx) as session:
         user = load_active_user(session, user_id)
         outcome = check_recovery_code(session, ctx, origin, user, code)
     return _settle(outcome)

@@ -32,7 +32,13 @@ from otpgate.service._convert import has_active_credential
 from otpgate.service._stepup import require_fresh_step_up
 from otpgate.service._tx import load_active_user, unit_of_work
 from otpgate.service.audit import AuditKind, record
-from otpgate.service.errors import CodeRejected, InvalidInput, NotEnrolled, RejectReason
+from otpgate.service.errors import (
+    CodeRejected,
+    CodeReplayed,
+    InvalidInput,
+    NotEnrolled,
+    RejectReason,
+)
 from otpgate.service.verification import note_failure
 from otpgate.service.views import SecondFactor
 from otpgate.store import repositories as repo
@@ -95,7 +101,8 @@ def check_recovery_code(
 
     Like :func:`~otpgate.service.verification.check_code`: returns the success or the
     ``WRONG`` rejection to raise after commit; raises (rolling back) for bad input, a code
-    already used (``REPLAYED``, not counted: it was the user's own) or a locked pair.
+    already used (:class:`CodeReplayed`, not counted: it was the user's own; the caller
+    audits it with :func:`~otpgate.service.audit.replays_audited`) or a locked pair.
     """
     code_hashes = _code_hashes(ctx, code)
     if not has_active_credential(session, user.id):
@@ -112,7 +119,9 @@ def check_recovery_code(
             method="recovery", credential_id=None, drift_seconds=None, recovery_codes_left=left
         )
     if _was_used(session, user.id, code_hashes):
-        raise CodeRejected(RejectReason.REPLAYED, "This recovery code was already used.")
+        raise CodeReplayed(
+            user.id, user.username, {"method": "recovery"}, "This recovery code was already used."
+        )
     note_failure(session, ctx, origin, user, [pair], method="recovery")
     return CodeRejected(RejectReason.WRONG, "This recovery code is not valid.")
 

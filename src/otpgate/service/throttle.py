@@ -33,14 +33,18 @@ From a single address: 9 per hour, 32 per day.
 
 Concurrency: every attempt on an account's scopes first takes that account's row lock
 (:func:`lock_account`: ``SELECT … FOR NO KEY UPDATE`` on PostgreSQL; on SQLite every
-transaction holds the write lock from ``BEGIN IMMEDIATE``) and only then reads the counters,
-in a fresh statement. Attempts on one account are therefore decided one after the other, in
-every process, so parallel requests cannot squeeze extra guesses through the moment a lock
-ends. Under that lock the code check reads both counters in one query and writes them only
-on a failure (:func:`read_scopes`, :func:`count_attempt`); :func:`begin_attempt` (the other
-steps) counts the attempt up front with the store's atomic upsert and gives the provisional
-count back on success. Name scopes (unknown users) have no row to lock and rely on the
-upsert's row lock alone.
+transaction holds the write lock from ``BEGIN IMMEDIATE``) and only then reads the
+counters, in a fresh statement — or, in the code check, in the locking statement itself,
+which also tells whether a failure was counted between its snapshot and the lock (every
+counted failure of an account's scope rewrites the account's row, see
+:func:`otpgate.store.repositories.mark_counters_changed`); if so they are read again.
+Attempts on one account are therefore decided one after the other, in every process, so
+parallel requests cannot squeeze extra guesses through the moment a lock ends. Under that
+lock the code check reads both counters in one query and writes them only on a failure
+(:func:`read_scopes`, :func:`count_attempt`); :func:`begin_attempt` (the other steps)
+counts the attempt up front with the store's atomic upsert and gives the provisional count
+back on success. Name scopes (unknown users) have no row to lock and rely on the upsert's
+row lock alone.
 """
 
 from __future__ import annotations
@@ -69,12 +73,15 @@ __all__ = [
     "begin_attempt",
     "count_attempt",
     "fail_attempt",
+    "is_forgotten",
     "lock_account",
+    "lock_end",
     "locked_until",
     "name_scopes",
     "pair_scope",
     "raise_if_locked",
     "read_scopes",
+    "scope_parts",
     "succeed_attempt",
 ]
 
@@ -135,10 +142,28 @@ def pair_scope(user_id: int, step: Step, client_addr: str) -> str:
     return f"{account_scope(user_id, step)}|{client_addr[:_MAX_ADDR]}"
 
 
+def scope_parts(step: Step, client_addr: str) -> tuple[str, str, str]:
+    """(prefix, suffix, suffix): the account's and the pair's scopes are ``prefix + str(user
+    id) + suffix``, for a query that finds the user by name and its counters at once."""
+    account = account_scope(0, step)
+    return "user:", account[len("user:0") :], pair_scope(0, step, client_addr)[len("user:0") :]
+
+
 def name_scopes(username: str, client_addr: str) -> tuple[str, str]:
     """Password scopes for a name that is no account: same behaviour, name not stored."""
     digest = hashlib.sha256(username.casefold().encode("utf-8", "replace")).hexdigest()[:32]
     return f"name:{digest}|pw", f"name:{digest}|pw|{client_addr[:_MAX_ADDR]}"
+
+
+def is_forgotten(policy: ThrottlePolicy, last_failure_at: datetime, now: datetime) -> bool:
+    """Whether a counter idle since ``last_failure_at`` is forgotten at ``now``."""
+    return (now - last_failure_at).total_seconds() > policy.forget_after_seconds
+
+
+def lock_end(policy: ThrottlePolicy, failures: int, now: datetime) -> datetime | None:
+    """When the lock after the ``failures``-th failure at ``now`` ends (None: no lock)."""
+    seconds = policy.lock_seconds(failures)
+    return now + timedelta(seconds=seconds) if seconds > 0 else None
 
 
 def _active(until: datetime | None, now: datetime) -> datetime | None:
@@ -199,11 +224,13 @@ def count_attempt(
     lock); a counter idle for longer than the policy's forget time starts again."""
     previous = None
     if row is not None:
-        if (now - row.last_failure_at).total_seconds() > policy.forget_after_seconds:
+        if is_forgotten(policy, row.last_failure_at, now):
             repo.clear_throttle(session, scope)
         else:
             previous = row.last_failure_at
     stored = repo.record_failure(session, scope, now)
+    if scope.startswith("user:"):  # the code check's reads of the counters rely on it
+        repo.mark_counters_changed(session.connection(), int(scope[5 : scope.index("|")]))
     # A name scope has no account lock: another process may have locked it between the
     # read and the upsert, which now holds the row. Look again.
     until = _active(stored.locked_until, now)
@@ -228,11 +255,9 @@ def fail_attempt(session: Session, attempt: Attempt, now: datetime) -> datetime 
 
     Returns the end of the new lock, or None if the scope stays open.
     """
-    seconds = attempt.policy.lock_seconds(attempt.failures)
-    if seconds <= 0:
-        return None
-    until = now + timedelta(seconds=seconds)
-    repo.set_lock(session, attempt.scope, until)
+    until = lock_end(attempt.policy, attempt.failures, now)
+    if until is not None:
+        repo.set_lock(session, attempt.scope, until)
     return until
 
 

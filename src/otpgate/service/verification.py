@@ -12,10 +12,13 @@ Order of the checks, and why:
    A failure is counted in both (step 5); a success writes them only to forget the
    address's earlier failures.
 3. Every active authenticator is tried: TOTP within ±``otp_window`` steps, HOTP from the
-   next counter with ``hotp_look_ahead`` more.
+   next counter with ``hotp_look_ahead`` more, then the last :data:`HOTP_LOOK_BEHIND`
+   accepted counters (so that a code sent twice is known as the user's own).
 4. A match on a step at or below the last accepted one, or a lost race on the conditional
-   UPDATE, is ``REPLAYED``: refused without counting (the code was the user's own, it
-   teaches nothing), and nothing is written.
+   UPDATE, is ``REPLAYED`` (:class:`CodeReplayed`): refused without counting (the code was
+   the user's own, it teaches nothing; three double-submits must not lock the user out),
+   the check's transaction rolls back, and a ``login.code_replayed`` audit row is written
+   in a transaction of its own.
 5. A success records the step, the drift and the use; a failure keeps the count, may lock,
    and is audited.
 
@@ -25,6 +28,7 @@ checks are the busiest path); this module holds the pieces they are made of.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy.orm import Session
@@ -51,7 +55,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DRIFT_WEIGHT",
+    "HOTP_LOOK_BEHIND",
     "code_text",
+    "failure_detail",
+    "lock_detail",
     "match_step",
     "new_drift",
     "note_failure",
@@ -63,6 +70,11 @@ __all__ = [
 # Weight of the newest observation in the drift's moving average: half, so a phone whose
 # clock was fixed stops being reported after a couple of logins.
 DRIFT_WEIGHT = 0.5
+# How many accepted HOTP counters, the last one included, a code is compared with to tell
+# a replay from a wrong code. Bounded, like the TOTP window, so a wrong code costs a fixed
+# number of HMACs; a stranger's random code matches one of them with odds 10/10^6 and is
+# then merely not counted.
+HOTP_LOOK_BEHIND = 10
 _MAX_CODE_TEXT = 64
 
 
@@ -104,7 +116,8 @@ def match_step(
     """The step (TOTP) or counter (HOTP) whose code this is, and its offset in seconds.
 
     TOTP tries every step of the window, old ones too, so that the caller can tell a
-    replay from a wrong code; HOTP starts after the last accepted counter.
+    replay from a wrong code; HOTP tries the counters after the last accepted one, then
+    the last :data:`HOTP_LOOK_BEHIND` accepted ones (a match there is a replay).
     """
     algorithm = cast(Algorithm, cred.algorithm)
     # Secret lengths are checked when a credential is created; imported google-authenticator
@@ -112,6 +125,9 @@ def match_step(
     if cred.kind == "hotp":
         hotp = Hotp(secret, digits=cred.digits, algorithm=algorithm, allow_short_key=True)
         counter = hotp.match(code, cred.last_step + 1, look_ahead=ctx.settings.hotp_look_ahead)
+        if counter is None and cred.last_step >= 0:
+            first = max(0, cred.last_step - HOTP_LOOK_BEHIND + 1)
+            counter = hotp.match(code, first, look_ahead=cred.last_step - first)
         return None if counter is None else (counter, 0.0)
     totp = Totp(
         secret, digits=cred.digits, algorithm=algorithm, period=cred.period, allow_short_key=True
@@ -128,6 +144,21 @@ def new_drift(cred: OtpCredential | CheckedCredential, offset: float) -> float:
     return (1 - DRIFT_WEIGHT) * cred.drift_seconds + DRIFT_WEIGHT * offset
 
 
+def failure_detail(method: str, purpose: str, failures: int) -> dict[str, object]:
+    """What a ``login.code_failed`` row says (the highest count of the scopes)."""
+    return {"method": method, "purpose": purpose, "failures": failures}
+
+
+def lock_detail(scope: str, method: str, failures: int, until: datetime) -> dict[str, object]:
+    """What a ``login.locked`` row says about the scope that was just locked."""
+    return {
+        "scope": "address" if scope.count("|") > 1 else "account",
+        "step": method,
+        "failures": failures,
+        "until": until.isoformat(),
+    }
+
+
 def note_failure(
     session: Session,
     ctx: Context,
@@ -140,33 +171,12 @@ def note_failure(
 ) -> None:
     """Keep the counted failures, lock where the policy says so, and audit both."""
     now_dt = ctx.now_dt()
-    record(
-        session,
-        ctx,
-        origin,
-        AuditKind.LOGIN_CODE_FAILED,
-        subject=user,
-        detail={
-            "method": method,
-            "purpose": purpose,
-            "failures": max(a.failures for a in attempts),
-        },
-    )
+    failures = max(a.failures for a in attempts)
+    detail = failure_detail(method, purpose, failures)
+    record(session, ctx, origin, AuditKind.LOGIN_CODE_FAILED, subject=user, detail=detail)
     for attempt in attempts:
         until = throttle.fail_attempt(session, attempt, now_dt)
         if until is not None:
-            scope = "address" if attempt.scope.count("|") > 1 else "account"
-            telemetry.locked_out(method, scope)
-            record(
-                session,
-                ctx,
-                origin,
-                AuditKind.LOGIN_LOCKED,
-                subject=user,
-                detail={
-                    "scope": scope,
-                    "step": method,
-                    "failures": attempt.failures,
-                    "until": until.isoformat(),
-                },
-            )
+            detail = lock_detail(attempt.scope, method, attempt.failures, until)
+            telemetry.locked_out(method, str(detail["scope"]))
+            record(session, ctx, origin, AuditKind.LOGIN_LOCKED, subject=user, detail=detail)

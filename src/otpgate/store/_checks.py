@@ -14,7 +14,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
 from otpgate.store.models import AuditEvent, OtpCredential, RecoveryCode, Throttle, User
@@ -26,9 +45,13 @@ __all__ = [
     "advance_step_and_audit",
     "advance_step_counting_codes",
     "clear_counter",
+    "count_failures",
     "insert_audit",
+    "insert_audits",
     "load_user_for_check",
+    "mark_counters_changed",
     "read_counters",
+    "set_counter_lock",
 ]
 
 _users = cast(Table, User.__table__)
@@ -56,17 +79,6 @@ class CheckedCredential:
 
 
 @dataclass(frozen=True, slots=True)
-class CheckedUser:
-    """A user as the code check sees it: name, whether active, active credentials."""
-
-    id: int
-    username: str
-    is_active: bool
-    email: str
-    credentials: tuple[CheckedCredential, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class ThrottleCounter:
     """One throttle scope's counter as stored."""
 
@@ -76,10 +88,34 @@ class ThrottleCounter:
     locked_until: datetime | None
 
 
-def _user_with_credentials() -> Select[Any]:
+@dataclass(frozen=True, slots=True)
+class CheckedUser:
+    """A user as the code check sees it: name, whether active, active credentials, and
+    the counters of the scopes asked for; ``counters`` is None when they may be older
+    than the row lock (read them again, :func:`read_counters`)."""
+
+    id: int
+    username: str
+    is_active: bool
+    email: str
+    credentials: tuple[CheckedCredential, ...]
+    counters: dict[str, ThrottleCounter] | None = None
+
+
+def _user_with_credentials(dialect: str) -> Select[Any]:
+    # The counters of two scopes named "<prefix><user id><suffix>" come with the user:
+    # no statement of their own.
+    counters = [_throttles.alias(f"counter{i}") for i in range(2)]
     joined = _users.outerjoin(
         _creds, and_(_creds.c.user_id == _users.c.id, _creds.c.status == "active")
     )
+    for i, counter in enumerate(counters):
+        scope = (
+            bindparam("scope_prefix", type_=String)
+            + sql_cast(_users.c.id, String)
+            + bindparam(f"scope_suffix{i}", type_=String)
+        )
+        joined = joined.outerjoin(counter, counter.c.scope == scope)
     return (
         select(
             _users.c.id,
@@ -96,6 +132,12 @@ def _user_with_credentials() -> Select[Any]:
             _creds.c.drift_seconds,
             _creds.c.key_id,
             _creds.c.secret_sealed,
+            *(
+                column
+                for c in counters
+                for column in (c.c.scope, c.c.failures, c.c.last_failure_at, c.c.locked_until)
+            ),
+            _snapshot_is_current(dialect),
         )
         .select_from(joined)
         .order_by(_creds.c.id)
@@ -106,8 +148,37 @@ def _user_with_credentials() -> Select[Any]:
     )
 
 
-_BY_NAME = _user_with_credentials().where(_users.c.username == bindparam("name"))
-_BY_ID = _user_with_credentials().where(_users.c.id == bindparam("user_id"))
+def _snapshot_is_current(dialect: str) -> Any:
+    """Whether the counters read with the user's row are as of the row lock.
+
+    PostgreSQL reads a statement's rows as of its start, but the locked row as of the
+    moment the lock was granted, which may be after a transaction holding it committed.
+    Every transaction that counts a failure of a user's scope also rewrites the user's
+    row (:func:`mark_counters_changed`), so the row version we locked (``xmin``) equals
+    the one of the statement's snapshot exactly when no such transaction committed in
+    between. SQLite takes its write lock before the transaction reads anything.
+    """
+    if dialect != "postgresql":
+        return literal(True, Boolean)
+    before = _users.alias("as_of_snapshot")
+    snapshot_xmin = (
+        select(literal_column("as_of_snapshot.xmin"))
+        .select_from(before)
+        .where(before.c.id == _users.c.id)
+        .scalar_subquery()
+    )
+    return literal_column("users.xmin").op("=", return_type=Boolean)(snapshot_xmin)
+
+
+_BY_NAME = {
+    d: _user_with_credentials(d).where(_users.c.username == bindparam("name"))
+    for d in ("postgresql", "sqlite")
+}
+_BY_ID = {
+    d: _user_with_credentials(d).where(_users.c.id == bindparam("user_id"))
+    for d in ("postgresql", "sqlite")
+}
+_MARK_CHANGED = update(_users).where(_users.c.id == bindparam("user_id")).values(id=_users.c.id)
 _COUNTERS = select(
     _throttles.c.scope,
     _throttles.c.failures,
@@ -164,24 +235,91 @@ _ADVANCE_AUDITED = _advance_then_audit()
 _CLEAR = delete(_throttles).where(_throttles.c.scope == bindparam("scope"))
 
 
+def _count_failures(dialect: Any, n: int) -> Any:
+    # One more failure on n scopes: each a new counter at 1, or the stored one plus 1
+    # (concurrent writers lose no failure); each lock is the caller's, for the count it
+    # expects. INSERT … SELECT … UNION ALL, not a multi-row VALUES: SQLAlchemy caches the
+    # compiled form of the former only. (SQLite needs a WHERE in an upsert's SELECT.)
+    selects = [
+        select(
+            bindparam(f"scope{i}", type_=_throttles.c.scope.type),
+            literal(1, Integer),
+            bindparam("now", type_=_throttles.c.first_failure_at.type),
+            bindparam("now", type_=_throttles.c.last_failure_at.type),
+            bindparam(f"until{i}", type_=_throttles.c.locked_until.type),
+        ).where(true())
+        for i in range(n)
+    ]
+    rows = selects[0] if n == 1 else union_all(*selects)
+    new = dialect.insert(_throttles).from_select(
+        ["scope", "failures", "first_failure_at", "last_failure_at", "locked_until"], rows
+    )
+    upsert = new.on_conflict_do_update(
+        index_elements=[_throttles.c.scope],
+        set_={
+            "failures": _throttles.c.failures + 1,
+            "last_failure_at": new.excluded.last_failure_at,
+            "locked_until": new.excluded.locked_until,
+        },
+    ).returning(_throttles.c.scope, _throttles.c.failures)
+    if dialect is postgresql:  # and mark the user's row, in the same statement
+        upsert = upsert.add_cte(_MARK_CHANGED.cte("marked"))
+    return upsert
+
+
+_COUNT_FAILURES = {
+    (name, n): _count_failures(dialect, n)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    for n in (1, 2)
+}
+
+
 def load_user_for_check(
-    conn: Connection, *, username: str | None = None, user_id: int | None = None
+    conn: Connection,
+    *,
+    username: str | None = None,
+    user_id: int | None = None,
+    scope_parts: tuple[str, str, str] = ("", "", ""),
 ) -> CheckedUser | None:
     """The user (by case-folded name or by id) with its active credentials, oldest first,
     in one query that also takes the user's row lock on PostgreSQL; None if no such user.
 
-    The lock is taken as the rows are read: read the throttle counters after this call,
-    in a fresh statement, so that they cannot change before the attempt is decided.
+    ``scope_parts`` = (prefix, suffix, suffix): the counters of the scopes
+    ``prefix + str(user id) + suffix`` are read in the same query (``CheckedUser.counters``,
+    or None if they may predate the lock: then read them with :func:`read_counters`).
     """
+    prefix, first, second = scope_parts
+    params: dict[str, object] = {
+        "scope_prefix": prefix, "scope_suffix0": first, "scope_suffix1": second,
+    }
+    dialect = conn.dialect.name
     if username is not None:
-        rows = conn.execute(_BY_NAME, {"name": username.casefold()}).all()
+        rows = conn.execute(_BY_NAME[dialect], {**params, "name": username.casefold()}).all()
     else:
-        rows = conn.execute(_BY_ID, {"user_id": user_id}).all()
+        rows = conn.execute(_BY_ID[dialect], {**params, "user_id": user_id}).all()
     if not rows:
         return None
-    first = rows[0]
-    creds = tuple(CheckedCredential(r[4], first[0], *r[5:]) for r in rows if r[4] is not None)
-    return CheckedUser(first[0], first[1], bool(first[2]), first[3], creds)
+    first_row = rows[0]
+    creds = tuple(
+        CheckedCredential(r[4], first_row[0], *r[5:14]) for r in rows if r[4] is not None
+    )
+    counters = None
+    if first_row[22]:
+        counters = {
+            row[0]: ThrottleCounter(*row)
+            for row in (first_row[14:18], first_row[18:22])
+            if row[0] is not None
+        }
+    return CheckedUser(
+        first_row[0], first_row[1], bool(first_row[2]), first_row[3], creds, counters
+    )
+
+
+def mark_counters_changed(conn: Connection, user_id: int) -> None:
+    """Note, on the user's row, that a transaction counted a failure of one of its scopes
+    (see :func:`load_user_for_check`); PostgreSQL only, SQLite needs nothing."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_MARK_CHANGED, {"user_id": user_id})
 
 
 def read_counters(conn: Connection, scopes: Sequence[str]) -> dict[str, ThrottleCounter]:
@@ -239,6 +377,37 @@ def advance_step_and_audit(
 def insert_audit(conn: Connection, **fields: object) -> None:
     """Append one audit event (columns as :func:`~otpgate.store._records.add_audit`)."""
     conn.execute(_INSERT_AUDIT, fields)
+
+
+def insert_audits(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+    """Append audit events (columns as :func:`insert_audit`), batched in one statement."""
+    conn.execute(_INSERT_AUDIT, list(rows))
+
+
+def count_failures(
+    conn: Connection, user_id: int, locks: Sequence[tuple[str, datetime | None]], now: datetime
+) -> dict[str, int]:
+    """One more failure on each ``(scope, lock)`` (one or two scopes of the user
+    ``user_id``, whose row is marked as by :func:`mark_counters_changed`), in one
+    statement: each is
+    created at 1 or incremented (an atomic upsert, so concurrent writers lose no failure),
+    and its lock set to ``lock``, chosen by the caller for the count it expects.
+
+    Returns each scope's count as stored: where it is not the count the caller expected
+    (the counter changed since it was read), the caller corrects the lock
+    (:func:`set_counter_lock`).
+    """
+    params: dict[str, object] = {"now": now, "user_id": user_id}
+    for i, (scope, until) in enumerate(locks):
+        params[f"scope{i}"] = scope
+        params[f"until{i}"] = until
+    rows = conn.execute(_COUNT_FAILURES[conn.dialect.name, len(locks)], params)
+    return {scope: int(failures) for scope, failures in rows}
+
+
+def set_counter_lock(conn: Connection, scope: str, until: datetime | None) -> None:
+    """Set (or lift) the lock of ``scope``'s counter."""
+    conn.execute(update(_throttles).where(_throttles.c.scope == scope).values(locked_until=until))
 
 
 def clear_counter(conn: Connection, scope: str) -> None:

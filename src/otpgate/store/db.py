@@ -6,6 +6,7 @@ through psycopg 3 (several processes on several hosts). Anything else is refused
 
 from __future__ import annotations
 
+import select
 import threading
 import weakref
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from sqlalchemy.exc import (
     ArgumentError,
     DataError,
     DBAPIError,
+    DisconnectionError,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -63,17 +65,32 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     parsed = _parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, pool_size)
-    return create_engine(
+    engine = create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=2 * pool_size,
-        # Connections of a pool die when the server restarts or a proxy drops them;
-        # a ping before use turns that into a reconnect instead of a failed request.
-        pool_pre_ping=True,
         connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S}
         if "connect_timeout" not in parsed.query
         else {},
     )
+    event.listen(engine, "checkout", _closed_by_server)
+    return engine
+
+
+def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled connection the server has closed (restart, terminated backend).
+
+    An idle connection has nothing to read; when the server ends it, its goodbye and the
+    end of the stream make the socket readable. Asking the kernel costs no round trip,
+    unlike a ``SELECT 1`` before every use (pre-ping), which was 5 % of a code check.
+    The pool discards the connection and opens another. A connection silently dropped
+    by the network is still found only when used: that request fails (503) and the pool
+    starts afresh.
+    """
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    if poller.poll(0):
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -243,7 +243,7 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
-    kind: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(16), default="")  # web | api | cli | ssh
     # Ids may outlive their users, so names are copied too; no foreign keys on purpose.
     actor_id: Mapped[int | None] = mapped_column(Integer, default=None)

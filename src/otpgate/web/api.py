@@ -24,6 +24,7 @@ from itertools import chain
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import AwareDatetime
 
@@ -48,6 +49,7 @@ from otpgate.web.api_models import (
     VerifyRequest,
     VerifyResult,
 )
+from otpgate.web.headers import SECURITY_HEADERS
 
 __all__ = ["NDJSON", "router"]
 
@@ -105,7 +107,14 @@ v1 = APIRouter(prefix="/api/v1", route_class=ApiRoute, tags=["API v1"])
     response_model=VerifyResult,
     responses=_errors(404, 409, 423),
 )
-def verify(body: VerifyRequest, caller: VerifyCaller) -> VerifyResult:
+async def verify(body: VerifyRequest, caller: VerifyCaller) -> Response:
+    # The busiest route: one hop to a worker thread for the whole check, and the answer
+    # serialised here (FastAPI would validate a returned model in a second thread hop).
+    result = await run_in_threadpool(_verify, body, caller)
+    return Response(result.model_dump_json(), media_type="application/json")
+
+
+def _verify(body: VerifyRequest, caller: ApiCaller) -> VerifyResult:
     ctx, origin = caller.ctx, caller.origin
     if body.password is None and body.code is not None:
         # The busy case (code alone): name lookup and check in one transaction.
@@ -270,7 +279,9 @@ def _stream(lines: Iterator[str]) -> StreamingResponse:
 
 
 def _docs(request: Request) -> HTMLResponse:
-    return HTMLResponse(api_docs.render(request.app.openapi()))
+    # The API has no page middleware: this one page carries the portal's headers itself.
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
+    return HTMLResponse(api_docs.render(request.app.openapi()), headers=headers)
 
 
 docs_router = APIRouter(route_class=ApiRoute)

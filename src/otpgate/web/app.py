@@ -1,8 +1,15 @@
-"""The ASGI application: pages, the JSON API, static files, middleware, error pages.
+"""The ASGI application: two sub-applications behind one path split.
 
-Middleware (outermost first): security headers → sessions → router. Errors of every layer
-become a page with a status and one translated line (never a traceback); under ``/api/``
-the API's own handlers answer in JSON.
+* The **portal** (:func:`portal_app`): pages, static files, forward auth, error pages.
+  Middleware (outermost first): security headers → sessions → router. Errors of every
+  layer become a page with a status and one translated line (never a traceback).
+* The **JSON API** (:func:`api_app`): everything under ``/api/`` and ``/openapi.json``.
+  It has no session and no page middleware: API clients send a bearer token, never a
+  cookie, and the code check is the busiest request there is. Errors are JSON.
+
+:class:`OtpgateApp` sends each request to one of them by its path; middleware meant for
+one kind of request is added to that sub-application (``app.portal`` / ``app.api``),
+middleware for both wraps the whole.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.pool import QueuePool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from otpgate import __version__
 from otpgate.config import Settings
@@ -42,7 +50,16 @@ from otpgate.web.pages import (
 from otpgate.web.render import render_html
 from otpgate.web.sessions import SessionMiddleware, session_handle
 
-__all__ = ["PAGE_MODULES", "REQUEST_THREADS", "app_from_env", "create_app"]
+__all__ = [
+    "API_PATHS",
+    "PAGE_MODULES",
+    "REQUEST_THREADS",
+    "OtpgateApp",
+    "api_app",
+    "app_from_env",
+    "create_app",
+    "portal_app",
+]
 
 log = logging.getLogger("otpgate.web")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -52,32 +69,77 @@ REQUEST_THREADS = 8
 PAGE_MODULES = (auth, account, security, admin, factors, passkeys, passkey_login)
 
 
-def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
-    """The portal for ``settings``; ``ctx`` lets tests inject a clock or a database."""
+#: Path prefixes answered by the API sub-application.
+API_PATHS = ("/api/", "/openapi.json")
+
+
+class OtpgateApp:
+    """The ASGI app: requests under :data:`API_PATHS` go to ``api``, the rest (and the
+    lifespan: mail sender, thread limit) to ``portal``."""
+
+    def __init__(self, portal: FastAPI, api: FastAPI | None) -> None:
+        self.portal = portal
+        self.api = api
+        self.state = portal.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        api = self.api
+        if api is not None and scope["type"] == "http" and scope["path"].startswith(API_PATHS):
+            await api(scope, receive, send)
+        else:
+            await self.portal(scope, receive, send)
+
+
+def create_app(settings: Settings, *, ctx: Context | None = None) -> OtpgateApp:
+    """The portal and the API for ``settings``; ``ctx`` lets tests inject a clock or a
+    database."""
     if ctx is None:
         ctx = build_context(settings, migrate=True)
+    portal, api = portal_app(ctx), api_app(ctx)
+    # Last: health checks, metrics, and the outermost middleware of both halves.
+    observe.install(portal, api, ctx)
+    return OtpgateApp(portal, api)
+
+
+def portal_app(ctx: Context) -> FastAPI:
+    """The pages, static files and forward-auth endpoint, with sessions and page headers."""
+    app = FastAPI(
+        title="otpgate portal",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=_mail_sender(ctx),
+    )
+    app.state.ctx = ctx
+    for module in PAGE_MODULES:
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _install_error_pages(app)
+    forward_auth.install(app)
+    app.add_middleware(SessionMiddleware, ctx=ctx)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def api_app(ctx: Context) -> FastAPI | None:
+    """The JSON API and its OpenAPI document; None if this installation has no API."""
+    try:
+        api = importlib.import_module("otpgate.web.api")
+    except ModuleNotFoundError as exc:
+        if exc.name != "otpgate.web.api":
+            raise
+        return None
     app = FastAPI(
         title="otpgate",
         version=__version__,
         docs_url=None,
         redoc_url=None,
         description="Two-factor authentication (TOTP/HOTP) service: JSON API.",
-        lifespan=_mail_sender(ctx),
     )
     app.state.ctx = ctx
-    # The API first: routes are matched in order, and API clients are the busiest callers.
-    api_installed = _include_api(app)
-    for module in PAGE_MODULES:
-        app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    _install_error_pages(app)
-    if api_installed:
-        # After the pages' handlers, which the API's wrap for paths outside /api/.
-        importlib.import_module("otpgate.web.api_errors").install_api_error_handlers(app)
-    forward_auth.install(app)
-    app.add_middleware(SessionMiddleware, ctx=ctx)
-    app.add_middleware(SecurityHeadersMiddleware)
-    observe.install(app, ctx)  # last: health, metrics, and the outermost middleware
+    app.include_router(api.router)
+    importlib.import_module("otpgate.web.api_errors").install_api_error_handlers(app)
     return app
 
 
@@ -112,23 +174,12 @@ def _limit_request_threads(ctx: Context) -> None:
         to_thread.current_default_thread_limiter().total_tokens = pool.size()
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> OtpgateApp:
     """Factory for ``uvicorn --factory``: each worker builds its own app from the env."""
     settings = Settings.from_env()
     # ``otpgate serve`` migrated (or checked) the schema before starting the workers.
     ctx = build_context(settings, migrate=not settings.database_url, pool_size=REQUEST_THREADS)
     return create_app(settings, ctx=ctx)
-
-
-def _include_api(app: FastAPI) -> bool:
-    try:
-        api = importlib.import_module("otpgate.web.api")
-    except ModuleNotFoundError as exc:
-        if exc.name != "otpgate.web.api":
-            raise
-        return False
-    app.include_router(api.router)
-    return True
 
 
 def _error_page(request: Request, problem: Problem) -> HTMLResponse:

@@ -11,6 +11,7 @@ _EVENTS = {
     "login.password_failed": N_("Wrong password"),
     "login.ok": N_("Logged in"),
     "login.code_failed": N_("Wrong code"),
+    "login.code_replayed": N_("Code already used (refused, not counted)"),
     "login.locked": N_("Locked after failures"),
     "2fa.enabled": N_("Two-factor authentication turned on"),
     "2fa.disabled": N_("Two-factor authentication turned off"),

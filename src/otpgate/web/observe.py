@@ -93,12 +93,12 @@ class ObserveMiddleware:
         )
 
 
-def install(app: FastAPI, ctx: Context) -> None:
-    """Add health checks, metrics (when ``OTPGATE_METRICS_TOKEN`` is set) and this
-    middleware to ``app``, around everything else."""
+def install(portal: FastAPI, api: FastAPI | None, ctx: Context) -> None:
+    """Add health checks and metrics (when ``OTPGATE_METRICS_TOKEN`` is set) to the
+    portal, and this middleware around everything else in the portal and in the API."""
     from otpgate.web import health
 
-    app.include_router(health.router)
+    portal.include_router(health.router)
     metrics = None
     if ctx.settings.metrics_token:
         # Imported only when on: prometheus_client picks its storage (per process, or
@@ -106,14 +106,20 @@ def install(app: FastAPI, ctx: Context) -> None:
         from otpgate.web import metrics as exporter
 
         metrics = exporter.install(ctx)
-        app.include_router(exporter.router)
+        portal.include_router(exporter.router)
+    for app in (portal, api):
+        if app is not None:
+            _observe(app, ctx.settings.trust_proxy_headers, metrics)
+
+
+def _observe(app: FastAPI, trust_proxy_headers: bool, metrics: Metrics | None) -> None:
     build_stack = app.build_middleware_stack
 
     def observed_stack() -> ASGIApp:
         # Outside Starlette's ServerErrorMiddleware too (which add_middleware cannot
         # reach): a crash's 500 page still carries the request id, and its log line too.
         return ObserveMiddleware(
-            build_stack(), trust_proxy_headers=ctx.settings.trust_proxy_headers, metrics=metrics
+            build_stack(), trust_proxy_headers=trust_proxy_headers, metrics=metrics
         )
 
     app.build_middleware_stack = observed_stack  # type: ignore[method-assign]

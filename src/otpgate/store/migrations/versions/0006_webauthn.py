@@ -1,7 +1,7 @@
 """Passkeys and security keys (WebAuthn): a random user handle per user, and credentials.
 
-Revision ID: 0009
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2025-01-09 00:00:00
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
