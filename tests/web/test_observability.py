@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
@@ -20,6 +19,7 @@ from live_server import free_port
 from otpgate import logs
 from otpgate.config import ConfigError, Settings
 from otpgate.store.db import make_engine
+from otpgate.web.app import OtpgateApp
 from otpgate.web.request_id import request_id_from
 
 METRICS_TOKEN = "scrape-me-please-0123456789"
@@ -68,12 +68,12 @@ def test_a_crash_keeps_its_request_id(
     of the crash (the id is set outside Starlette's error middleware)."""
     with api_harness(engine, tmp_path) as harness:
         app = harness.client.app
-        assert isinstance(app, FastAPI)
+        assert isinstance(app, OtpgateApp)
 
         def boom() -> None:
             raise RuntimeError("bug")
 
-        app.add_api_route("/boom", boom)
+        app.portal.add_api_route("/boom", boom)
         seen: list[str | None] = []
         handler = _RequestIds(seen)
         logging.getLogger("otpgate.web").addHandler(handler)

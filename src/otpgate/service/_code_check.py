@@ -241,11 +241,11 @@ def _count_wrong_code(  # noqa: PLR0917
     events: list[tuple[AuditKind, dict[str, Any]]] = [
         (AuditKind.LOGIN_CODE_FAILED, failure_detail("code", purpose, max(stored.values())))
     ]
-    events += [
-        (AuditKind.LOGIN_LOCKED, lock_detail(scope, "code", stored[scope], until))
-        for scope, until in ends.items()
-        if until is not None
-    ]
+    for scope, until in ends.items():
+        if until is not None:
+            detail = lock_detail(scope, "code", stored[scope], until)
+            telemetry.locked_out("code", str(detail["scope"]))
+            events.append((AuditKind.LOGIN_LOCKED, detail))
     _audit(conn, ctx, origin, user, events)
 
 
