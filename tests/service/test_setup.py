@@ -9,7 +9,7 @@ import pytest
 
 from db_support import Dump
 from otpgate.security.tokens import hash_token
-from otpgate.service import audit, setup, users
+from otpgate.service import admin, audit, setup, users
 from otpgate.service.context import Context, Origin
 from otpgate.service.errors import InvalidInput, NotPermitted
 from otpgate.service.views import UserView
@@ -34,7 +34,8 @@ def test_setup_creates_the_first_admin_and_consumes_the_token(
     token = setup.issue_setup_token(ctx)
     assert token is not None
     assert _stored_hash(ctx) == hash_token(token)
-    view = setup.complete_setup(ctx, web, token, "Root", PASSWORD)
+    step = setup.complete_setup(ctx, web, token, "Root", PASSWORD)
+    view = step.user
     assert (view.username, view.is_admin, view.is_active) == ("root", True, True)
     assert _stored_hash(ctx) is None
     assert setup.setup_token_needed(ctx) is False
@@ -49,7 +50,7 @@ def test_a_new_token_replaces_the_old_one(ctx: Context, web: Origin) -> None:
     assert first is not None and second is not None and first != second
     with pytest.raises(NotPermitted):
         setup.complete_setup(ctx, web, first, "root", PASSWORD)
-    assert setup.complete_setup(ctx, web, second, "root", PASSWORD).is_admin
+    assert setup.complete_setup(ctx, web, second, "root", PASSWORD).user.is_admin
 
 
 def test_used_token_cannot_be_used_again(
@@ -110,4 +111,15 @@ def test_bad_fields_keep_the_token_valid(
     with pytest.raises(InvalidInput):
         setup.complete_setup(ctx, web, token, username, password)
     assert dump() == before
-    assert setup.complete_setup(ctx, web, token, "root", PASSWORD).username == "root"
+    assert setup.complete_setup(ctx, web, token, "root", PASSWORD).user.username == "root"
+
+
+def test_the_first_admin_is_logged_in_and_must_enrol_by_default(
+    ctx: Context, web: Origin
+) -> None:
+    """Out of the box 2FA is required of admins: setup ends at the enrolment step."""
+    token = setup.issue_setup_token(ctx)
+    assert token is not None
+    step = setup.complete_setup(ctx, web, token, "root", PASSWORD)
+    assert (step.needs_second_factor, step.must_enrol) == (False, True)
+    assert admin.get_policy(ctx).require_admins is True

@@ -2,7 +2,13 @@
 
 A 2FA reset is the riskiest thing an admin does (it is how an attacker who talked a help
 desk into it takes an account over), so it needs a written note of the identity check,
-which goes into the audit row, and an admin cannot reset their own 2FA.
+which goes into the audit row, and an admin cannot reset their own 2FA. A reset ends every
+session of the user at once (portal and forward auth): whoever was logged in as them
+must log in again and enrol a new authenticator.
+
+From the portal, resetting and changing the policy need a fresh full step-up of the admin
+(``step_up_at``, see :mod:`otpgate.service.admin_step_up`). 2FA is required of
+administrators unless an admin turned that off: an unset ``policy.require_admins`` is on.
 
 ``actor_id`` may be None only from an operator channel (CLI or admin-scoped API token):
 see :mod:`otpgate.service._actors`.
@@ -15,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from otpgate.service._actors import load_admin_actor
+from otpgate.service._actors import load_admin_actor, load_stepped_up_admin
 from otpgate.service._scopes import clear_user_throttles, user_locked_until
 from otpgate.service._tx import load_user, unit_of_work
 from otpgate.service.audit import AuditKind, record
@@ -62,16 +68,23 @@ def _check_note(note: object) -> str:
 
 
 def reset_2fa(
-    ctx: Context, origin: Origin, actor_id: int | None, user_id: int, note: str
+    ctx: Context,
+    origin: Origin,
+    actor_id: int | None,
+    user_id: int,
+    note: str,
+    *,
+    step_up_at: datetime | None = None,
 ) -> None:
-    """Remove every authenticator (pending too), recovery code and trusted device of a user.
+    """Remove every authenticator (pending too), recovery code, trusted device and session
+    of a user.
 
     Also clears the user's throttles, so they can log in with the password and enrol
     again. ``note`` says how the person's identity was checked; it is audited.
     """
     checked_note = _check_note(note)
     with unit_of_work(ctx) as session:
-        actor = load_admin_actor(session, origin, actor_id)
+        actor = load_stepped_up_admin(session, ctx, origin, actor_id, step_up_at)
         user = load_user(session, user_id)
         if actor is not None and actor.id == user.id:
             raise NotPermitted("Ask another administrator to reset your own two-factor login.")
@@ -81,6 +94,7 @@ def reset_2fa(
             "recovery_codes": repo.delete_recovery_codes(session, user.id),
             "devices": repo.delete_trusted_devices(session, user.id),
             "throttles": clear_user_throttles(session, user.id),
+            "sessions": repo.delete_sessions_of(session, user.id),
         }
         record(
             session, ctx, origin, AuditKind.TWOFA_RESET, actor=actor, subject=user, detail=detail
@@ -116,7 +130,7 @@ def read_policy(session: Session, ctx: Context) -> Policy:
     issuer = repo.get_setting(session, ISSUER_KEY)
     return Policy(
         require_all=repo.get_setting(session, REQUIRE_ALL_KEY) == "true",
-        require_admins=repo.get_setting(session, REQUIRE_ADMINS_KEY) == "true",
+        require_admins=repo.get_setting(session, REQUIRE_ADMINS_KEY) != "false",
         issuer=issuer if issuer else ctx.settings.issuer,
     )
 
@@ -149,6 +163,7 @@ def set_policy(
     require_all: bool,
     require_admins: bool,
     issuer: str,
+    step_up_at: datetime | None = None,
 ) -> Policy:
     """Store the policy and audit the change (old and new values); returns the new policy."""
     if not isinstance(require_all, bool) or not isinstance(require_admins, bool):
@@ -156,7 +171,7 @@ def set_policy(
     checked_issuer = _check_issuer(issuer)
     new = Policy(require_all=require_all, require_admins=require_admins, issuer=checked_issuer)
     with unit_of_work(ctx) as session:
-        actor = load_admin_actor(session, origin, actor_id)
+        actor = load_stepped_up_admin(session, ctx, origin, actor_id, step_up_at)
         old = read_policy(session, ctx)
         repo.set_setting(session, REQUIRE_ALL_KEY, _flag(require_all))
         repo.set_setting(session, REQUIRE_ADMINS_KEY, _flag(require_admins))

@@ -4,7 +4,8 @@
 hash is stored (app setting ``setup.token_hash``), so a database dump cannot be used to
 take the instance over. A new token replaces the previous one. The token works once and
 only while no account exists; of two browsers racing with the same link, one creates
-the admin.
+the admin. The password was typed just now, so the new admin is logged in at once; under
+the default policy (2FA required of admins) that login can only enrol an authenticator.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import TYPE_CHECKING
 from otpgate.security.tokens import hash_token, new_token, tokens_equal
 from otpgate.service._convert import user_view
 from otpgate.service._tx import unit_of_work
+from otpgate.service.admin import read_policy
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import NotPermitted
 from otpgate.service.users import insert_user
-from otpgate.service.views import UserView
+from otpgate.service.views import PasswordStep
 from otpgate.store import repositories as repo
 
 if TYPE_CHECKING:
@@ -48,8 +50,11 @@ def issue_setup_token(ctx: Context) -> str | None:
 
 def complete_setup(
     ctx: Context, origin: Origin, token: str, username: str, password: str
-) -> UserView:
+) -> PasswordStep:
     """Create the first admin with a valid setup token, and consume the token.
+
+    Returns the login step the new admin is at, as after a correct password: with no
+    second factor yet, ``must_enrol`` says whether the policy wants one first.
 
     Raises :class:`NotPermitted` for a wrong, replaced or used token or once a user exists
     (checked before the other fields, so the link's validity is all a stranger learns);
@@ -76,4 +81,7 @@ def complete_setup(
             is_admin=True,
         )
         record(session, ctx, origin, AuditKind.SETUP_COMPLETED, subject=user)
-        return user_view(session, user)
+        policy = read_policy(session, ctx)
+        must_enrol = policy.require_all or policy.require_admins
+        return PasswordStep(user_view(session, user), needs_second_factor=False,
+                            must_enrol=must_enrol)

@@ -14,6 +14,10 @@ __all__ = ["flash", "take_flash"]
 _MESSAGES = {
     "logged_out": N_("You are logged out."),
     "setup_done": N_("The administrator account is ready. Log in with it."),
+    "setup_enrol": N_(
+        "The administrator account is ready. Administrators must use two-factor "
+        "authentication: set up your authenticator app now."
+    ),
     "twofa_enabled": N_("Two-factor authentication is on."),
     "twofa_disabled": N_("Two-factor authentication is off."),
     "authenticator_added": N_("The authenticator was added."),

@@ -127,10 +127,13 @@ def disable(
     page: FullPage, password: Text = "", code: Text = ""
 ) -> Response:
     try:
-        enrolment.disable_2fa(page.ctx, page.origin, page.user_id, password, code)
+        enrolment.disable_2fa(page.ctx, page.origin, page.user_id, password, code,
+                              keep_session=page.view.id_hash)
     except ServiceError as exc:
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
+    # The service ended the account's other sessions; this one goes on under a new id.
+    page.session.rotate("full", page.user_id)
     flash(page, "twofa_disabled")
     return page.redirect("/security")
 
@@ -159,12 +162,15 @@ def remove_authenticator(
         enrolment.remove_credential(
             page.ctx, page.origin, page.user_id, credential_id,
             step_up_at=page.view.step_up_at, code=code or None, password=password or None,
+            keep_session=page.view.id_hash,
         )
     except StepUpRequired:
         return _step_up(page, "/security")
     except ServiceError as exc:
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
+    # Removing the last one turned 2FA off and ended the other sessions: a new id here.
+    page.session.rotate("full", page.user_id)
     flash(page, "authenticator_removed")
     return page.redirect("/security")
 
@@ -198,20 +204,18 @@ def change_password(
     if password != password2:
         error = _("The two new passwords are not the same.", page)
         return _security(page, 400, error)
-    lang = page.view.data.get("lang")
     try:
-        users.change_password(page.ctx, page.origin, page.user_id, current, password)
+        users.change_password(page.ctx, page.origin, page.user_id, current, password,
+                              keep_session=page.view.id_hash)
     except AuthenticationFailed:
         return _security(page, 401, _("Your password is not correct.", page))
     except ServiceError as exc:
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
-    # The service ended every session of the account, this one too (a thief's session
-    # must not survive): the browser that changed it gets a new full session, as the
-    # current password was typed just now.
+    # The service ended every other session of the account (a thief's must not survive);
+    # this browser keeps its session under a new id, and the current password typed just
+    # now counts as a step-up.
     page.session.rotate("full", page.user_id, step_up=True)
-    if isinstance(lang, str):
-        page.session.update(lang=lang)
     flash(page, "password_changed")
     return page.redirect("/security")
 
