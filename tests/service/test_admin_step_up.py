@@ -4,7 +4,7 @@ weaken someone's protection; the operator channels (CLI, API token) need none.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -31,7 +31,7 @@ NOTE = "called back on the number on file"
 NEW_PASSWORD = "a brand new long passphrase"
 
 # Each weakening action, called by ``actor_id`` (None: an operator) on ``target``.
-Action = Callable[[Context, Origin, "int | None", int, object], object]
+Action = Callable[[Context, Origin, "int | None", int, "datetime | None"], object]
 ACTIONS: dict[str, Action] = {
     "reset_2fa": lambda ctx, o, a, t, at: admin.reset_2fa(ctx, o, a, t, NOTE, step_up_at=at),
     "bypass": lambda ctx, o, a, t, at: bypass.issue_bypass_code(
