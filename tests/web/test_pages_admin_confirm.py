@@ -37,6 +37,7 @@ USER_ACTIONS = {
     "deactivate": ({}, "Deactivate the account"),
     "password": ({"password": "a new long passphrase", "password2": "a new long passphrase"},
                  "Set a new password"),
+    "admin": ({"rights": "grant"}, "Make this account an administrator"),
 }
 
 
@@ -70,6 +71,7 @@ def test_the_first_post_only_shows_a_confirmation_naming_the_target(
         "deactivate": not after.is_active,
         "password": web.other_browser().login("lostphone", "a new long passphrase")
         .status_code == 303,
+        "admin": after.is_admin,
     }
     assert changed[action]
 
@@ -161,3 +163,18 @@ def test_an_admin_without_2fa_reaches_no_admin_page_by_default(web: Portal) -> N
     for path in ("/admin/users", "/admin/policy", "/"):
         assert web.get(path).headers["location"] == "/security/enable"
 
+
+
+def test_a_deactivated_account_is_enabled_again_after_confirming(web: Portal) -> None:
+    """The account page of a disabled account offers to enable it; confirming does."""
+    web.admin_ready()
+    target = _target(web)
+    page = f"/admin/users/{target.id}"
+    assert web.confirmed(page, f"{page}/deactivate", {}).status_code == 303
+    assert 'id="reactivate-submit"' in web.get(page).text
+    shown = web.confirm_page(page, f"{page}/reactivate", {})
+    assert '<h1 id="confirm-action">Enable the account again</h1>' in shown.text
+    assert not users.find_user(web.ctx, "lostphone").is_active
+    assert web.confirmed(page, f"{page}/reactivate", {}).status_code == 303
+    assert users.find_user(web.ctx, "lostphone").is_active
+    assert "The account can log in again." in text_of(web.get(page).text)

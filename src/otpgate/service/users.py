@@ -20,7 +20,6 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from otpgate.security.errors import WeakPassword
@@ -30,6 +29,7 @@ from otpgate.service._convert import user_view
 from otpgate.service._password import check_password_of, password_text
 from otpgate.service._scopes import user_locked_until
 from otpgate.service._tx import load_active_user, load_user, unit_of_work
+from otpgate.service.admin_rights import active_admins
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from otpgate.service.views import UserSummary, UserView
@@ -336,17 +336,12 @@ def deactivate_user(
             return
         if actor is not None and actor.id == user.id:
             raise Conflict("You cannot deactivate your own account.")
-        if user.is_admin and _active_admins(session) <= 1:
+        if user.is_admin and active_admins(session) <= 1:
             raise Conflict("This is the last active administrator; appoint another first.")
         user.is_active = False
         session.flush()
         repo.delete_sessions_of(session, user.id)
         record(session, ctx, origin, AuditKind.USER_DEACTIVATED, actor=actor, subject=user)
-
-
-def _active_admins(session: Session) -> int:
-    query = select(func.count()).select_from(User).where(User.is_admin, User.is_active)
-    return int(session.scalar(query) or 0)
 
 
 def set_locale(ctx: Context, user_id: int, locale: str | None) -> None:

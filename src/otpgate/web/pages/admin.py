@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from otpgate.service import admin, audit, enrolment, invitations, users
+from otpgate.service import admin, admin_rights, audit, enrolment, invitations, users
 from otpgate.service.audit import AuditKind
 from otpgate.service.errors import AccountDisabled, InvalidInput, ServiceError
 from otpgate.service.views import UserView
@@ -247,6 +247,35 @@ def deactivate(page: AdminPage, user_id: int, confirm: ConfirmForm) -> Response:
 
     return _confirmed_user_action(page, user_id, confirm, N_("Deactivate the account"), {},
                                   run, "user_deactivated")
+
+
+@router.post("/users/{user_id}/reactivate", response_class=HTMLResponse)
+def reactivate(page: AdminPage, user_id: int, confirm: ConfirmForm) -> Response:
+    def run(step_up_at: datetime | None) -> None:
+        admin_rights.reactivate_user(page.ctx, page.origin, page.user_id, user_id,
+                                     step_up_at=step_up_at)
+
+    return _confirmed_user_action(page, user_id, confirm, N_("Enable the account again"), {},
+                                  run, "user_reactivated")
+
+
+@router.post("/users/{user_id}/admin", response_class=HTMLResponse)
+def admin_rights_submit(
+    page: AdminPage, user_id: int, confirm: ConfirmForm, rights: Text = ""
+) -> Response:
+    """Give (``rights=grant``) or take away (``revoke``) administrator rights."""
+    if rights not in ("grant", "revoke"):
+        return _user_page(page, user_id, 400, _("The form contains an invalid value.", page))
+    grant = rights == "grant"
+
+    def run(step_up_at: datetime | None) -> None:
+        admin_rights.set_admin(page.ctx, page.origin, page.user_id, user_id, grant,
+                               step_up_at=step_up_at)
+
+    what = N_("Make this account an administrator") if grant else N_(
+        "Take away administrator rights")
+    return _confirmed_user_action(page, user_id, confirm, what, {"rights": rights}, run,
+                                  "admin_granted" if grant else "admin_revoked")
 
 
 def _when(text: str, field: str) -> datetime | None:
