@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2 as httpx
 import pytest
 from sqlalchemy import Engine
-from web_pages_support import OPERATOR, Portal, portal
+from web_pages_support import OPERATOR, Portal, proxied_portal
 
 from otpgate.service import groups, users
 
@@ -44,11 +44,7 @@ idle_seconds = 120
 
 @pytest.fixture
 def web(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
-    sites = tmp_path / "sites.toml"
-    sites.write_text(SITES, encoding="utf-8")
-    with portal(engine, tmp_path, sites_file=sites, cookie_domain="example.com") as harness:
-        # The portal's own host, under the cookie domain (as in production).
-        harness.client.base_url = "http://auth.example.com"
+    with proxied_portal(engine, tmp_path, SITES) as harness:
         yield harness
 
 

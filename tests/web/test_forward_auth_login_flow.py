@@ -12,7 +12,7 @@ import httpx2 as httpx
 import pyotp
 import pytest
 from sqlalchemy import Engine
-from web_pages_support import OPERATOR, PASSWORD, Portal, csrf_of, portal, secret_on_page
+from web_pages_support import OPERATOR, PASSWORD, Portal, csrf_of, proxied_portal, secret_on_page
 
 from otpgate.service import admin
 
@@ -41,10 +41,7 @@ ERP = "https://erp.example.com/orders?id=7"
 
 @pytest.fixture
 def web(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
-    sites = tmp_path / "sites.toml"
-    sites.write_text(SITES, encoding="utf-8")
-    with portal(engine, tmp_path, sites_file=sites, cookie_domain="example.com") as harness:
-        harness.client.base_url = "http://auth.example.com"
+    with proxied_portal(engine, tmp_path, SITES) as harness:
         yield harness
 
 

@@ -178,3 +178,13 @@ def test_a_deactivated_account_is_enabled_again_after_confirming(web: Portal) ->
     assert web.confirmed(page, f"{page}/reactivate", {}).status_code == 303
     assert users.find_user(web.ctx, "lostphone").is_active
     assert "The account can log in again." in text_of(web.get(page).text)
+
+
+def test_an_admin_who_turns_2fa_off_is_held_to_enrolment(web: Portal) -> None:
+    """Under the default policy an admin's session without 2FA may only enrol again."""
+    web.admin_ready()
+    done = web.submit("/security", "/security/disable",
+                      {"password": PASSWORD, "code": web.code("root")})
+    assert done.headers["location"] == "/security/enable"
+    assert web.get("/admin/users").headers["location"] == "/security/enable"
+    assert "Two-factor authentication is off." in text_of(web.get("/security/enable").text)

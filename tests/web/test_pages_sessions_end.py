@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from web_pages_support import PASSWORD, Portal, portal
+from web_pages_support import PASSWORD, Portal, proxied_portal
 
 from otpgate.service import users
 
@@ -28,10 +28,7 @@ NEW_PASSWORD = "a brand new long passphrase"
 
 @pytest.fixture
 def web(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
-    sites = tmp_path / "sites.toml"
-    sites.write_text(SITES, encoding="utf-8")
-    with portal(engine, tmp_path, sites_file=sites, cookie_domain="example.com") as harness:
-        harness.client.base_url = "http://auth.example.com"
+    with proxied_portal(engine, tmp_path, SITES) as harness:
         yield harness
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "csrf_of",
     "hidden_fields",
     "portal",
+    "proxied_portal",
     "secret_on_page",
 ]
 
@@ -218,3 +219,15 @@ def portal(engine: Engine, home: Path, **overrides: Any) -> Iterator[Portal]:
         headers={"User-Agent": BROWSER_UA},
     ) as client:
         yield Portal(client=client, ctx=ctx, clock=clock, app=app)
+
+
+@contextmanager
+def proxied_portal(engine: Engine, home: Path, sites: str) -> Iterator[Portal]:
+    """The portal at ``auth.example.com`` with forward auth for the sites of ``sites`` (a
+    sites file's text), the login cookie shared by every host under ``example.com``."""
+    sites_file = home / "sites.toml"
+    sites_file.write_text(sites, encoding="utf-8")
+    with portal(engine, home, sites_file=sites_file, cookie_domain="example.com") as harness:
+        # The portal's own host, under the cookie domain (as in production).
+        harness.client.base_url = "http://auth.example.com"
+        yield harness

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from otpgate.service._actors import load_admin_actor, load_stepped_up_admin
+from otpgate.service._convert import has_active_credential
 from otpgate.service._scopes import clear_user_throttles, user_locked_until
 from otpgate.service._tx import load_user, unit_of_work
 from otpgate.service.audit import AuditKind, record
@@ -39,7 +40,9 @@ __all__ = [
     "REQUIRE_ALL_KEY",
     "get_policy",
     "lock_state",
+    "must_enrol",
     "read_policy",
+    "requires_2fa",
     "reset_2fa",
     "set_policy",
     "unlock_user",
@@ -133,6 +136,22 @@ def read_policy(session: Session, ctx: Context) -> Policy:
         require_admins=repo.get_setting(session, REQUIRE_ADMINS_KEY) != "false",
         issuer=issuer if issuer else ctx.settings.issuer,
     )
+
+
+def requires_2fa(policy: Policy, is_admin: bool) -> bool:
+    """Whether the policy demands a second factor of an account (admin or not)."""
+    return policy.require_all or (policy.require_admins and is_admin)
+
+
+def must_enrol(ctx: Context, user_id: int) -> bool:
+    """True when the policy demands 2FA of this user and none is active: such a session
+    may only enrol (as after the password step)."""
+    with unit_of_work(ctx) as session:
+        user = load_user(session, user_id)
+        policy = read_policy(session, ctx)
+        return requires_2fa(policy, user.is_admin) and not has_active_credential(
+            session, user.id
+        )
 
 
 def get_policy(ctx: Context) -> Policy:

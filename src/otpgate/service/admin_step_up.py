@@ -31,7 +31,7 @@ from otpgate.service._convert import has_active_credential
 from otpgate.service._password import check_password_of, password_text
 from otpgate.service._stepup import require_fresh_step_up
 from otpgate.service._tx import load_active_user, unit_of_work
-from otpgate.service.admin import read_policy
+from otpgate.service.admin import read_policy, requires_2fa
 from otpgate.service.errors import (
     CodeRejected,
     InvalidInput,
@@ -99,8 +99,7 @@ def _second_factor_failure(
     session: Session, ctx: Context, origin: Origin, user: User, proof: StepUpProof
 ) -> ServiceError | None:
     if not has_active_credential(session, user.id):
-        policy = read_policy(session, ctx)
-        if policy.require_all or (policy.require_admins and user.is_admin):
+        if requires_2fa(read_policy(session, ctx), user.is_admin):
             raise NotEnrolled("Turn on two-factor authentication before this action.")
         return None
     if not proof.code.strip():

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from otpgate.security.tokens import hash_token, new_token, tokens_equal
 from otpgate.service._convert import user_view
 from otpgate.service._tx import unit_of_work
-from otpgate.service.admin import read_policy
+from otpgate.service.admin import read_policy, requires_2fa
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import NotPermitted
 from otpgate.service.users import insert_user
@@ -81,7 +81,6 @@ def complete_setup(
             is_admin=True,
         )
         record(session, ctx, origin, AuditKind.SETUP_COMPLETED, subject=user)
-        policy = read_policy(session, ctx)
-        must_enrol = policy.require_all or policy.require_admins
+        must_enrol = requires_2fa(read_policy(session, ctx), is_admin=True)
         return PasswordStep(user_view(session, user), needs_second_factor=False,
                             must_enrol=must_enrol)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from otpgate.service import audit, devices, enrolment, login, recovery, resync, users
+from otpgate.service import admin, audit, devices, enrolment, login, recovery, resync, users
 from otpgate.service.errors import AuthenticationFailed, ServiceError, StepUpRequired
 from otpgate.web import forward_auth, i18n
 from otpgate.web.deps import Page, csrf_guard, enrol_page, full_page, safe_next
@@ -112,6 +112,17 @@ def enable_submit(
     return page.redirect(done)
 
 
+def _after_switch_off(page: Page, back: str) -> RedirectResponse:
+    """After 2FA may have been turned off: the service ended the account's other sessions,
+    this one goes on under a new id — at the enrolment level if the policy requires 2FA of
+    the account (the password was typed just now: it counts as the step-up)."""
+    if admin.must_enrol(page.ctx, page.user_id):
+        page.session.rotate("enrol", page.user_id, step_up=True)
+        return page.redirect("/security/enable")
+    page.session.rotate("full", page.user_id)
+    return page.redirect(back)
+
+
 def _codes_page(
     page: Page, codes: list[str], *, first: bool, done: str = "/security"
 ) -> HTMLResponse:
@@ -132,10 +143,8 @@ def disable(
     except ServiceError as exc:
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
-    # The service ended the account's other sessions; this one goes on under a new id.
-    page.session.rotate("full", page.user_id)
     flash(page, "twofa_disabled")
-    return page.redirect("/security")
+    return _after_switch_off(page, "/security")
 
 
 @router.post("/security/recovery-codes", response_class=HTMLResponse)
@@ -169,10 +178,8 @@ def remove_authenticator(
     except ServiceError as exc:
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
-    # Removing the last one turned 2FA off and ended the other sessions: a new id here.
-    page.session.rotate("full", page.user_id)
     flash(page, "authenticator_removed")
-    return page.redirect("/security")
+    return _after_switch_off(page, "/security")
 
 
 @router.post("/security/authenticators/{credential_id}/rename", response_class=HTMLResponse)
