@@ -59,6 +59,8 @@ def test_the_first_post_only_shows_a_confirmation_naming_the_target(
     assert carried["confirmed"] == "yes" and carried["csrf_token"]
     assert {k: carried[k] for k in form} == form
     assert 'id="step-up-password"' not in shown.text  # the step-up is fresh
+    if "note" in form:
+        assert f"Identity check (kept in the audit log): {NOTE}" in text_of(shown.text)
     assert _has_2fa(web, "lostphone") and users.find_user(web.ctx, "lostphone").is_active
     # the account page is unchanged (nothing but the page views happened)
     assert 'id="subject-2fa"><span class="badge on">' in before

@@ -26,7 +26,14 @@ from otpgate.web import i18n
 from otpgate.web.deps import Page
 from otpgate.web.i18n import N_
 
-__all__ = ["ConfirmFields", "ConfirmForm", "Confirmation", "named", "run_confirmed"]
+__all__ = [
+    "ConfirmFields",
+    "ConfirmForm",
+    "Confirmation",
+    "named",
+    "note_lines",
+    "run_confirmed",
+]
 
 _T = TypeVar("_T")
 _Field = Annotated[str, Form(max_length=2000)]
@@ -58,6 +65,15 @@ def _confirm_fields(
 
 
 ConfirmForm = Annotated[ConfirmFields, Depends(_confirm_fields)]
+
+
+def note_lines(page: Page, fields: Mapping[str, str]) -> tuple[str, ...]:
+    """The identity-check note of the form, shown on the page as it will be audited."""
+    note = fields.get("note", "").strip()
+    if not note:
+        return ()
+    with i18n.use_locale(page.locale):
+        return (i18n.gettext("Identity check (kept in the audit log): %(note)s") % {"note": note},)
 
 
 def named(subject: UserView) -> str:

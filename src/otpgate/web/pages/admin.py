@@ -19,7 +19,13 @@ from otpgate.service.audit import AuditKind
 from otpgate.service.errors import AccountDisabled, InvalidInput, ServiceError
 from otpgate.service.views import UserView
 from otpgate.web import i18n
-from otpgate.web.admin_confirm import Confirmation, ConfirmForm, named, run_confirmed
+from otpgate.web.admin_confirm import (
+    Confirmation,
+    ConfirmForm,
+    named,
+    note_lines,
+    run_confirmed,
+)
 from otpgate.web.deps import Page, admin_page, csrf_guard
 from otpgate.web.flash import flash, take_flash
 from otpgate.web.i18n import N_
@@ -139,7 +145,8 @@ def _confirmed_user_action(  # noqa: PLR0917 - one call per route, keywords read
     ``done``; a refusal shows the account page with the reason."""
     subject = users.get_user(page.ctx, user_id)
     back = f"/admin/users/{user_id}"
-    ask = Confirmation(_(what, page), named(subject), page.request.url.path, back, fields)
+    ask = Confirmation(_(what, page), named(subject), page.request.url.path, back, fields,
+                       note_lines(page, fields))
     try:
         outcome = run_confirmed(page, ask, confirm, run)
     except ServiceError as exc:

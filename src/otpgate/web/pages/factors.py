@@ -17,7 +17,13 @@ from otpgate.service import bypass, enrolment, resync, users
 from otpgate.service.errors import ServiceError
 from otpgate.service.views import BypassIssued, SecondFactor
 from otpgate.web import forward_auth, i18n
-from otpgate.web.admin_confirm import Confirmation, ConfirmForm, named, run_confirmed
+from otpgate.web.admin_confirm import (
+    Confirmation,
+    ConfirmForm,
+    named,
+    note_lines,
+    run_confirmed,
+)
 from otpgate.web.deps import Page, admin_page, csrf_guard, half_page
 from otpgate.web.flash import flash
 
@@ -93,8 +99,9 @@ def issue_bypass(
     subject = users.get_user(page.ctx, user_id)
     with i18n.use_locale(page.locale):
         action = i18n.gettext("Issue a one-time bypass code")
+    fields = {"note": note}
     ask = Confirmation(action, named(subject), f"/admin/users/{user_id}/bypass",
-                       f"/admin/users/{user_id}", {"note": note})
+                       f"/admin/users/{user_id}", fields, note_lines(page, fields))
 
     def run(step_up_at: datetime | None) -> BypassIssued:
         return bypass.issue_bypass_code(page.ctx, page.origin, page.user_id, user_id, note,
