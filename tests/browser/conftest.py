@@ -94,6 +94,16 @@ class _Server(ServeProcess):
         super().wait_listening(seconds)
 
 
+@pytest.fixture
+def new_portal(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    """A second running portal on an empty database, for the first-run flow itself."""
+    server = _Server(tmp_path_factory.mktemp("otpgate-new-home"))
+    try:
+        yield Portal(browser=browser, base_url=server.base_url, setup_link=server.setup_link())
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def portal(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """A running portal whose first administrator was created through the setup link."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import pyotp
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 __all__ = [
@@ -25,10 +26,12 @@ __all__ = [
     "Enrolled",
     "Portal",
     "code_at",
+    "confirm_with_step_up",
     "enrol",
     "fresh_code",
     "label_of",
     "log_in",
+    "log_in_admin",
     "log_out",
     "read_qr",
     "secret_of",
@@ -98,6 +101,13 @@ class Portal:
     browser: Browser
     base_url: str
     setup_link: str
+    admin_secret: str = ""
+    admin_step: int = 0  # the last time step whose admin code the server accepted
+
+    def admin_code(self) -> str:
+        """A code of the administrator's authenticator not used before (may wait a step)."""
+        code, self.admin_step = fresh_code(self.admin_secret, self.admin_step)
+        return code
 
     def context(self, *, locale: str = "en-GB") -> BrowserContext:
         """A fresh browser profile (own cookies) whose Accept-Language follows ``locale``."""
@@ -107,18 +117,35 @@ class Portal:
         ctx.set_default_timeout(_TIMEOUT_MS)
         return ctx
 
-    def complete_setup(self, username: str, password: str) -> None:
-        """Create the first administrator through the printed one-time link."""
+    def complete_setup(self, username: str, password: str, shots: str = "01-setup") -> None:
+        """Create the first administrator through the printed one-time link: the new admin
+        is logged in at once and led to enrolment (2FA is required of admins), scans the
+        QR code and confirms with a code computed by pyotp; the secret is kept."""
         with self.context() as ctx:
             page = ctx.new_page()
             page.goto(self.setup_link)
             page.get_by_label("Username").fill(username)
             page.get_by_label("Password", exact=True).fill(password)
             page.get_by_label("Password again").fill(password)
-            shot(page, "01-setup")
+            shot(page, shots)
             page.get_by_role("button", name="Create account").click()
-            expect(page).to_have_url(re.compile(r"/login$"))
+            expect(page).to_have_url(re.compile(r"/security/enable$"))
             expect(page.locator("#notice")).to_contain_text("administrator account is ready")
+            # Enrolment is all this session may do until 2FA is on.
+            page.goto("/admin/users")
+            expect(page).to_have_url(re.compile(r"/security/enable$"))
+            secret = secret_of(read_qr(page, f"{shots}-qr"))
+            assert page.locator("#secret").inner_text().replace(" ", "") == secret
+            shot(page, f"{shots}-enrol")
+            now = time.time()
+            page.get_by_label("Authenticator name").fill("Admin phone")
+            page.get_by_label("Code shown by the app").fill(pyotp.TOTP(secret).at(int(now)))
+            page.get_by_role("button", name="Turn on").click()
+            expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+            page.goto("/")
+            expect(page.locator("#twofa-status")).to_have_text("On")
+            expect(page.locator("#nav-admin")).to_be_visible()
+            self.admin_secret, self.admin_step = secret, int(now // PERIOD)
 
 
 def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
@@ -127,6 +154,23 @@ def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+def log_in_admin(page: Page, portal: Portal) -> None:
+    """Log the administrator in: password, then a fresh code of their authenticator."""
+    log_in(page, ADMIN)
+    expect(page).to_have_url(re.compile(r"/login/2fa$"))
+    page.locator("#code").fill(portal.admin_code())
+    page.locator("#twofa-submit").click()
+
+
+def confirm_with_step_up(page: Page, portal: Portal) -> None:
+    """On an admin action's confirmation page: step up if asked, then confirm."""
+    expect(page.locator("#confirm-form")).to_be_visible()
+    if page.locator("#step-up-password").count():
+        page.get_by_label("Your password").fill(PASSWORD)
+        page.get_by_label("Current code").fill(portal.admin_code())
+    page.locator("#confirm-submit").click()
 
 
 def log_out(page: Page) -> None:

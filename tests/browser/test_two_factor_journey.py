@@ -22,10 +22,12 @@ from .support import (
     PASSWORD,
     Enrolled,
     Portal,
+    confirm_with_step_up,
     enrol,
     fresh_code,
     label_of,
     log_in,
+    log_in_admin,
     log_out,
     shot,
     step_up_if_asked,
@@ -46,6 +48,7 @@ class Journey:
 
     user: Page
     admin: Page
+    portal: Portal
     done: set[str] = field(default_factory=set)
     phone: Enrolled | None = None
     backup: Enrolled | None = None
@@ -64,7 +67,7 @@ def journey(portal: Portal) -> Iterator[Journey]:
     user_ctx: BrowserContext = portal.context()
     admin_ctx: BrowserContext = portal.context()
     try:
-        yield Journey(user=user_ctx.new_page(), admin=admin_ctx.new_page())
+        yield Journey(user=user_ctx.new_page(), admin=admin_ctx.new_page(), portal=portal)
     finally:
         user_ctx.close()
         admin_ctx.close()
@@ -73,7 +76,7 @@ def journey(portal: Portal) -> Iterator[Journey]:
 def test_admin_creates_a_user_who_logs_in_with_password_only(journey: Journey) -> None:
     """An account made on the admin pages logs in with its password; 2FA shows as off."""
     admin = journey.admin
-    log_in(admin, ADMIN)
+    log_in_admin(admin, journey.portal)
     expect(admin).to_have_url(HOME)
     admin.locator("#nav-admin").click()
     admin.get_by_role("link", name="New user").click()
@@ -285,6 +288,10 @@ def test_an_admin_reset_removes_2fa_and_is_in_the_audit_log(journey: Journey) ->
     reset = admin.get_by_role("region", name="Reset two-factor authentication")
     reset.get_by_label(re.compile(r"How did you check the person's identity")).fill(NOTE)
     reset.get_by_role("button", name="Reset two-factor authentication").click()
+    # A confirmation page names the account; the admin steps up (password + code).
+    expect(admin.locator("#confirm-target")).to_have_text(f"{USER} (Alice Martin)")
+    shot(admin, "13-confirm-reset")
+    confirm_with_step_up(admin, journey.portal)
     expect(admin.locator("#notice")).to_have_text(
         "Two-factor authentication was reset for this account."
     )
@@ -298,11 +305,13 @@ def test_an_admin_reset_removes_2fa_and_is_in_the_audit_log(journey: Journey) ->
     expect(rows).to_have_count(1)
     expect(rows.nth(0)).to_contain_text(NOTE)
     expect(rows.nth(0)).to_contain_text(ADMIN)
-    shot(admin, "13-audit-reset")
+    shot(admin, "14-audit-reset")
 
-    # The reset also forgot the trusted device: the user logs in with the password only.
+    # The reset ended the user's open session at once: the next page asks for a login.
     page = journey.user
-    log_out(page)
+    page.goto("/security")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    # It also forgot the trusted device: the user logs in with the password only.
     log_in(page, USER)
     expect(page).to_have_url(HOME)
     expect(page.locator("#twofa-status")).to_have_text("Off")

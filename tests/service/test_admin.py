@@ -90,7 +90,7 @@ def test_reset_removes_the_users_second_factors_only(
     name_scope = name_scopes("nobody", "198.51.100.9")[1]
     _lock(ctx, name_scope, 600)
 
-    admin.reset_2fa(ctx, web, boss.id, sam.id, f"  {NOTE}  ")
+    admin.reset_2fa(ctx, web, boss.id, sam.id, f"  {NOTE}  ", step_up_at=ctx.now_dt())
 
     assert _counts(ctx, sam.id) == (0, 0, 0)
     assert _counts(ctx, tom.id) == (2, 2, 1)
@@ -105,6 +105,7 @@ def test_reset_removes_the_users_second_factors_only(
         "recovery_codes": 2,
         "devices": 1,
         "throttles": 2,
+        "sessions": 0,
     }
 
 
@@ -144,11 +145,11 @@ def test_reset_requires_another_active_admin(
     before = dump()
     for actor_id, subject_id in ((None, wes.id), (wes.id, wes.id), (424242, wes.id)):
         with pytest.raises(NotPermitted):
-            admin.reset_2fa(ctx, web, actor_id, subject_id, NOTE)
+            admin.reset_2fa(ctx, web, actor_id, subject_id, NOTE, step_up_at=ctx.now_dt())
     with pytest.raises(NotPermitted, match="another administrator"):
-        admin.reset_2fa(ctx, web, boss.id, boss.id, NOTE)
+        admin.reset_2fa(ctx, web, boss.id, boss.id, NOTE, step_up_at=ctx.now_dt())
     with pytest.raises(NotFound):
-        admin.reset_2fa(ctx, web, boss.id, wes.id + 1000, NOTE)
+        admin.reset_2fa(ctx, web, boss.id, wes.id + 1000, NOTE, step_up_at=ctx.now_dt())
     assert dump() == before
 
 
@@ -194,10 +195,11 @@ def test_unlock_clears_the_users_throttles(
 # --- policy ----------------------------------------------------------------------------
 
 
-def test_policy_defaults_to_no_requirement_and_the_configured_issuer(ctx: Context) -> None:
-    """Before any change the policy requires nothing and uses the issuer from settings."""
+def test_policy_defaults_to_2fa_for_admins_and_the_configured_issuer(ctx: Context) -> None:
+    """Out of the box the policy requires 2FA of administrators only, and uses the issuer
+    from settings."""
     assert admin.get_policy(ctx) == Policy(
-        require_all=False, require_admins=False, issuer=ctx.settings.issuer
+        require_all=False, require_admins=True, issuer=ctx.settings.issuer
     )
 
 
@@ -207,20 +209,21 @@ def test_set_policy_stores_and_audits_the_change(
     """A new policy is read back, kept in app_settings, and audited with old and new values."""
     boss = make_user("boss", admin=True)
     new = admin.set_policy(
-        ctx, web, boss.id, require_all=False, require_admins=True, issuer=" ACME Portal "
+        ctx, web, boss.id, require_all=True, require_admins=False, issuer=" ACME Portal ",
+        step_up_at=ctx.now_dt(),
     )
-    assert new == Policy(require_all=False, require_admins=True, issuer="ACME Portal")
+    assert new == Policy(require_all=True, require_admins=False, issuer="ACME Portal")
     assert admin.get_policy(ctx) == new
     with transaction(ctx.session_factory) as s:
-        assert repo.get_setting(s, "policy.require_admins") == "true"
-        assert repo.get_setting(s, "policy.require_all") == "false"
+        assert repo.get_setting(s, "policy.require_admins") == "false"
+        assert repo.get_setting(s, "policy.require_all") == "true"
         assert repo.get_setting(s, "issuer") == "ACME Portal"
     [event] = audit.query_audit(ctx, kind="policy.changed")
     assert event.actor_name == "boss"
-    assert event.detail["old"]["require_admins"] is False
+    assert event.detail["old"]["require_admins"] is True
     assert event.detail["new"] == {
-        "require_all": False,
-        "require_admins": True,
+        "require_all": True,
+        "require_admins": False,
         "issuer": "ACME Portal",
         "passwordless": False,
     }

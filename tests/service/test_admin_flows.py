@@ -49,7 +49,7 @@ def test_lost_phone_reset_removes_every_second_factor(
     assert login.check_trusted_device(ctx, web, lea.id, device)
     assert login.check_password(ctx, web, "lea", PASSWORD).needs_second_factor
 
-    admin.reset_2fa(ctx, web, boss.id, lea.id, NOTE)
+    admin.reset_2fa(ctx, web, boss.id, lea.id, NOTE, step_up_at=ctx.now_dt())
 
     _next_step(ctx)
     with pytest.raises(NotEnrolled):

@@ -25,7 +25,9 @@ def test_created_token_is_shown_once_and_stored_as_a_hash(
 ) -> None:
     """The plain token has the otpg_ prefix; the table holds only its SHA-256 hash."""
     boss = make_user("boss", admin=True)
-    token = api_tokens.create_api_token(ctx, web, boss.id, "billing portal", {"verify", "enrol"})
+    token = api_tokens.create_api_token(ctx, web, boss.id, "billing portal", {"verify", "enrol"},
+        step_up_at=ctx.now_dt(),
+    )
     assert token.startswith("otpg_") and len(token) >= 5 + 43
     with transaction(ctx.session_factory) as s:
         [row] = s.scalars(select(ApiToken)).all()
@@ -74,8 +76,12 @@ def test_authenticate_refuses_unknown_or_malformed_tokens(
 def test_revoked_token_stops_working(ctx: Context, web: Origin, make_user: MakeUser) -> None:
     """After revocation the token is refused, the listing shows when, and it is audited once."""
     boss = make_user("boss", admin=True)
-    token = api_tokens.create_api_token(ctx, web, boss.id, "old portal", {"verify"})
-    keep = api_tokens.create_api_token(ctx, web, boss.id, "new portal", {"verify"})
+    token = api_tokens.create_api_token(ctx, web, boss.id, "old portal", {"verify"},
+        step_up_at=ctx.now_dt(),
+    )
+    keep = api_tokens.create_api_token(ctx, web, boss.id, "new portal", {"verify"},
+        step_up_at=ctx.now_dt(),
+    )
     [old_view, _] = api_tokens.list_api_tokens(ctx)
     ctx.clock.advance(10)  # type: ignore[attr-defined]
     api_tokens.revoke_api_token(ctx, web, boss.id, old_view.id)
@@ -129,7 +135,7 @@ def test_only_admins_create_or_revoke_tokens(
     before = dump()
     for actor_id in (plain.id, None):
         with pytest.raises(NotPermitted):
-            api_tokens.create_api_token(ctx, web, actor_id, "x", {"admin"})
+            api_tokens.create_api_token(ctx, web, actor_id, "x", {"admin"}, step_up_at=ctx.now_dt())
         with pytest.raises(NotPermitted):
             api_tokens.revoke_api_token(ctx, web, actor_id, token_id)
     assert dump() == before

@@ -36,7 +36,7 @@ def test_issue_then_use_once(
     and the authenticators stay."""
     admin, alice = make_user("root", admin=True), make_user("alice")
     enrol(ctx, web, alice.id)
-    issued = bypass.issue_bypass_code(ctx, web, admin.id, alice.id, NOTE)
+    issued = bypass.issue_bypass_code(ctx, web, admin.id, alice.id, NOTE, step_up_at=ctx.now_dt())
     assert issued.code not in repr(issued)
     assert bypass.bypass_valid_until(ctx, alice.id) == issued.expires_at
     with transaction(ctx.session_factory) as s:
@@ -139,13 +139,13 @@ def test_who_may_issue_and_for_whom(
     enrol(ctx, web, alice.id)
     before = dump()
     with pytest.raises(NotPermitted):
-        bypass.issue_bypass_code(ctx, web, root.id, root.id, NOTE)
+        bypass.issue_bypass_code(ctx, web, root.id, root.id, NOTE, step_up_at=ctx.now_dt())
     with pytest.raises(NotPermitted):
-        bypass.issue_bypass_code(ctx, web, other.id, alice.id, NOTE)
+        bypass.issue_bypass_code(ctx, web, other.id, alice.id, NOTE, step_up_at=ctx.now_dt())
     with pytest.raises(NotPermitted):
-        bypass.issue_bypass_code(ctx, web, None, alice.id, NOTE)
+        bypass.issue_bypass_code(ctx, web, None, alice.id, NOTE, step_up_at=ctx.now_dt())
     with pytest.raises(NotEnrolled):
-        bypass.issue_bypass_code(ctx, web, root.id, bob.id, NOTE)
+        bypass.issue_bypass_code(ctx, web, root.id, bob.id, NOTE, step_up_at=ctx.now_dt())
     assert dump() == before
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from db_support import Dump
 from otpgate.security.tokens import hash_token
-from otpgate.service import audit, setup, users
+from otpgate.service import admin, audit, setup, users
 from otpgate.service.context import Context, Origin
 from otpgate.service.errors import InvalidInput, NotPermitted
 from otpgate.service.views import UserView
@@ -35,7 +35,8 @@ def test_setup_creates_the_first_admin_and_consumes_the_token(
     token = setup.issue_setup_token(ctx)
     assert token is not None
     assert _stored_hashes(ctx) == {hash_token(token)}
-    view = setup.complete_setup(ctx, web, token, "Root", PASSWORD)
+    step = setup.complete_setup(ctx, web, token, "Root", PASSWORD)
+    view = step.user
     assert (view.username, view.is_admin, view.is_active) == ("root", True, True)
     assert _stored_hashes(ctx) == set()
     assert setup.setup_token_needed(ctx) is False
@@ -52,7 +53,7 @@ def test_a_later_token_replaces_the_old_one(ctx: Context, web: Origin) -> None:
     assert _stored_hashes(ctx) == {hash_token(second)}
     with pytest.raises(NotPermitted):
         setup.complete_setup(ctx, web, first, "root", PASSWORD)
-    assert setup.complete_setup(ctx, web, second, "root", PASSWORD).is_admin
+    assert setup.complete_setup(ctx, web, second, "root", PASSWORD).user.is_admin
 
 
 @pytest.mark.parametrize("used", [0, 1])
@@ -64,7 +65,7 @@ def test_tokens_issued_together_all_work_until_one_is_used(
     tokens = [setup.issue_setup_token(ctx), setup.issue_setup_token(ctx)]
     ctx.clock.advance(setup.SETUP_TOKEN_OVERLAP_SECONDS - 1)  # type: ignore[attr-defined]
     assert all(tokens) and len(_stored_hashes(ctx)) == 2
-    assert setup.complete_setup(ctx, web, str(tokens[used]), "root", PASSWORD).is_admin
+    assert setup.complete_setup(ctx, web, str(tokens[used]), "root", PASSWORD).user.is_admin
     before = dump()
     with pytest.raises(NotPermitted):
         setup.complete_setup(ctx, web, str(tokens[1 - used]), "other", PASSWORD)
@@ -129,4 +130,15 @@ def test_bad_fields_keep_the_token_valid(
     with pytest.raises(InvalidInput):
         setup.complete_setup(ctx, web, token, username, password)
     assert dump() == before
-    assert setup.complete_setup(ctx, web, token, "root", PASSWORD).username == "root"
+    assert setup.complete_setup(ctx, web, token, "root", PASSWORD).user.username == "root"
+
+
+def test_the_first_admin_is_logged_in_and_must_enrol_by_default(
+    ctx: Context, web: Origin
+) -> None:
+    """Out of the box 2FA is required of admins: setup ends at the enrolment step."""
+    token = setup.issue_setup_token(ctx)
+    assert token is not None
+    step = setup.complete_setup(ctx, web, token, "root", PASSWORD)
+    assert (step.needs_second_factor, step.must_enrol) == (False, True)
+    assert admin.get_policy(ctx).require_admins is True

@@ -341,11 +341,11 @@ def test_set_password_by_an_admin(
     _add_session(ctx, olga.id, "s-olga")
     before = dump()
     with pytest.raises(NotPermitted):
-        users.set_password(ctx, web, olga.id, olga.id, NEW_PASSWORD)
+        users.set_password(ctx, web, olga.id, olga.id, NEW_PASSWORD, step_up_at=ctx.now_dt())
     with pytest.raises(InvalidInput):
-        users.set_password(ctx, web, boss.id, olga.id, "short")
+        users.set_password(ctx, web, boss.id, olga.id, "short", step_up_at=ctx.now_dt())
     assert dump() == before
-    users.set_password(ctx, web, boss.id, olga.id, NEW_PASSWORD)
+    users.set_password(ctx, web, boss.id, olga.id, NEW_PASSWORD, step_up_at=ctx.now_dt())
     assert _password_ok(ctx, olga.id, NEW_PASSWORD)
     assert _session_ids(ctx) == set()
     [event] = audit.query_audit(ctx, username="olga", kind="user.password_changed")
@@ -362,13 +362,13 @@ def test_deactivate_user_ends_sessions_and_is_audited(
     boss = make_user("boss", admin=True)
     pete = make_user("pete")
     _add_session(ctx, pete.id, "s-pete")
-    users.deactivate_user(ctx, web, boss.id, pete.id)
+    users.deactivate_user(ctx, web, boss.id, pete.id, step_up_at=ctx.now_dt())
     assert users.get_user(ctx, pete.id).is_active is False
     assert _session_ids(ctx) == set()
     [event] = audit.query_audit(ctx, username="pete", kind="user.deactivated")
     assert event.actor_name == "boss"
     # A second time changes nothing and writes no second event.
-    users.deactivate_user(ctx, web, boss.id, pete.id)
+    users.deactivate_user(ctx, web, boss.id, pete.id, step_up_at=ctx.now_dt())
     assert len(audit.query_audit(ctx, username="pete", kind="user.deactivated")) == 1
 
 
@@ -379,12 +379,12 @@ def test_deactivate_refuses_self_and_the_last_admin(
     boss = make_user("boss", admin=True)
     before = dump()
     with pytest.raises(Conflict, match="your own"):
-        users.deactivate_user(ctx, web, boss.id, boss.id)
+        users.deactivate_user(ctx, web, boss.id, boss.id, step_up_at=ctx.now_dt())
     with pytest.raises(Conflict, match="last active administrator"):
         users.deactivate_user(ctx, cli, None, boss.id)
     assert dump() == before
     other = make_user("other", admin=True)
-    users.deactivate_user(ctx, web, other.id, boss.id)
+    users.deactivate_user(ctx, web, other.id, boss.id, step_up_at=ctx.now_dt())
     assert users.get_user(ctx, boss.id).is_active is False
 
 

@@ -14,7 +14,15 @@ from pathlib import Path
 import pyotp
 import pytest
 from sqlalchemy import Engine
-from web_pages_support import PASSWORD, Portal, csrf_of, portal, secret_on_page, text_of
+from web_pages_support import (
+    PASSWORD,
+    Portal,
+    csrf_of,
+    hidden_fields,
+    portal,
+    secret_on_page,
+    text_of,
+)
 
 from otpgate.service import setup
 
@@ -29,8 +37,7 @@ def web(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
 
 def test_admin_creates_a_user_who_can_then_log_in(web: Portal) -> None:
     """The new-user form creates an account that logs in with its password."""
-    web.user("root", admin=True)
-    web.full_login("root")
+    web.admin_ready()
     created = web.submit("/admin/users/new", "/admin/users/new", {
         "username": "newbie", "display_name": "New Bie", "email": "nb@example.org",
         "password": "a long enough password"})
@@ -45,8 +52,7 @@ def test_admin_creates_a_user_who_can_then_log_in(web: Portal) -> None:
 
 def test_new_user_with_a_weak_password_is_refused_with_a_message(web: Portal) -> None:
     """Bad input on the admin form is a 400 with the form filled again."""
-    web.user("root", admin=True)
-    web.full_login("root")
+    web.admin_ready()
     response = web.submit("/admin/users/new", "/admin/users/new",
                           {"username": "weak", "password": "short"})
     assert response.status_code == 400
@@ -56,10 +62,9 @@ def test_new_user_with_a_weak_password_is_refused_with_a_message(web: Portal) ->
 
 def test_users_list_shows_2fa_and_lock_state(web: Portal) -> None:
     """The list tells who has 2FA on."""
-    web.user("root", admin=True)
+    web.admin_ready()
     web.enrolled("with2fa")
     web.user("without")
-    web.full_login("root")
     html = web.get("/admin/users").text
     rows = {m[0]: m[1] for m in re.findall(r'id="user-(\w+)".*?<span class="badge (on|off)">',
                                            html, re.S)}
@@ -68,14 +73,13 @@ def test_users_list_shows_2fa_and_lock_state(web: Portal) -> None:
 
 def test_reset_needs_a_note_and_is_in_the_audit_log_with_it(web: Portal) -> None:
     """Reset without a real note is refused; with one, 2FA is off and the note is audited."""
-    web.user("root", admin=True)
+    web.admin_ready()
     user, _ = web.enrolled("lostphone")
-    web.full_login("root")
     page = f"/admin/users/{user.id}"
-    short = web.submit(page, f"{page}/reset-2fa", {"note": "ok"})
+    short = web.confirmed(page, f"{page}/reset-2fa", {"note": "ok"})
     assert short.status_code == 400
     assert 'id="subject-2fa"><span class="badge on">' in short.text
-    done = web.submit(page, f"{page}/reset-2fa", {"note": NOTE})
+    done = web.confirmed(page, f"{page}/reset-2fa", {"note": NOTE})
     assert done.status_code == 303
     after = web.get(page)
     assert 'id="subject-2fa"><span class="badge off">' in after.text
@@ -94,7 +98,7 @@ def test_reset_needs_a_note_and_is_in_the_audit_log_with_it(web: Portal) -> None
 
 def test_audit_filters_by_user_and_time(web: Portal) -> None:
     """User and time filters narrow the list; an unknown user is a 404 message."""
-    web.user("root", admin=True)
+    web.enrolled("root", admin=True)
     web.user("other")
     web.full_login("root")
     web.client.cookies.clear()
@@ -112,12 +116,11 @@ def test_audit_filters_by_user_and_time(web: Portal) -> None:
 
 def test_unlock_and_deactivate(web: Portal) -> None:
     """Unlock is audited; a deactivated user cannot log in and loses their session."""
-    web.user("root", admin=True)
+    web.admin_ready()
     target = web.user("leaver")
-    web.full_login("root")
     page = f"/admin/users/{target.id}"
     assert web.submit(page, f"{page}/unlock", {}).status_code == 303
-    assert web.submit(page, f"{page}/deactivate", {}).status_code == 303
+    assert web.confirmed(page, f"{page}/deactivate", {}).status_code == 303
     assert "Deactivated" in text_of(web.get(page).text)
     web.logout()
     web.client.cookies.clear()
@@ -127,11 +130,11 @@ def test_unlock_and_deactivate(web: Portal) -> None:
 
 def test_policy_requires_2fa_and_sends_users_to_enrolment(web: Portal) -> None:
     """With 2FA required for everyone, a user without it can only enrol after the password."""
-    web.user("root", admin=True)
+    web.admin_ready()
     web.user("plain")
-    web.full_login("root")
-    saved = web.submit("/admin/policy", "/admin/policy",
-                       {"require_all": "yes", "issuer": "ACME Portal"})
+    saved = web.confirmed("/admin/policy", "/admin/policy",
+                          {"require_all": "yes", "require_admins": "yes",
+                           "issuer": "ACME Portal"})
     assert saved.status_code == 303
     assert 'id="require_all" name="require_all" value="yes" checked' in web.get(
         "/admin/policy").text
@@ -159,12 +162,16 @@ def test_policy_requires_2fa_and_sends_users_to_enrolment(web: Portal) -> None:
 
 
 def test_home_banner_when_policy_requires_2fa_and_it_is_off(web: Portal) -> None:
-    """An admin without 2FA under an admins-only policy sees the banner on the home page."""
-    web.user("root", admin=True)
-    web.user("second", admin=True)
-    web.full_login("root")
-    web.submit("/admin/policy", "/admin/policy", {"require_admins": "yes", "issuer": "otpgate"})
-    assert 'id="policy-banner"' in web.get("/").text
+    """A user without 2FA, logged in before the policy required it of everyone, sees the
+    banner on the home page."""
+    web.user("plain")
+    user = web.other_browser()
+    user.full_login("plain")
+    assert 'id="policy-banner"' not in user.get("/").text
+    web.admin_ready()
+    web.confirmed("/admin/policy", "/admin/policy",
+                  {"require_all": "yes", "require_admins": "yes", "issuer": "otpgate"})
+    assert 'id="policy-banner"' in user.get("/").text
 
 
 def test_first_run_setup_creates_the_admin_once(web: Portal) -> None:
@@ -178,12 +185,18 @@ def test_first_run_setup_creates_the_admin_once(web: Portal) -> None:
     mismatch = web.client.post("/setup", data={**form, "password2": "something else!"})
     assert mismatch.status_code == 400
     created = web.client.post("/setup", data=form)
-    assert created.status_code == 303 and created.headers["location"] == "/login"
-    assert "administrator account is ready" in text_of(web.get("/login").text)
-    again = web.get(f"/setup?token={token}")
-    assert again.status_code == 404 and 'id="setup-done"' in again.text
-    web.full_login("boss")
+    assert created.status_code == 303 and created.headers["location"] == "/security/enable"
+    # Logged in at once, but 2FA is required of admins: enrolment is all this session does.
+    assert web.get("/").headers["location"] == "/security/enable"
+    assert web.get("/admin/users").headers["location"] == "/security/enable"
+    enable = web.get("/security/enable")
+    assert "administrator account is ready" in text_of(enable.text)
+    code = pyotp.TOTP(secret_on_page(enable.text)).at(int(web.clock.now()))
+    form = hidden_fields(enable.text) | {"name": "Phone", "code": str(code)}
+    assert web.client.post("/security/enable", data=form).status_code == 200
     assert 'id="nav-admin"' in web.get("/").text
+    again = web.other_browser().get(f"/setup?token={token}")
+    assert again.status_code == 404 and 'id="setup-done"' in again.text
 
 
 def test_setup_with_a_wrong_token_is_refused(web: Portal) -> None:
@@ -237,10 +250,9 @@ def test_a_deactivated_user_loses_the_open_session(web: Portal) -> None:
     assert web.get("/").status_code == 200
     user_cookies = dict(web.client.cookies)
     web.client.cookies.clear()
-    web.user("root", admin=True)
-    web.full_login("root")
+    web.admin_ready()
     page = f"/admin/users/{victim.id}"
-    assert web.submit(page, f"{page}/deactivate", {}).status_code == 303
+    assert web.confirmed(page, f"{page}/deactivate", {}).status_code == 303
     web.client.cookies.clear()
     for name, value in user_cookies.items():
         web.client.cookies.set(name, value)
@@ -249,8 +261,7 @@ def test_a_deactivated_user_loses_the_open_session(web: Portal) -> None:
 
 def test_event_kinds_are_shown_in_words_in_french(web: Portal) -> None:
     """The audit page names events in the page's language."""
-    web.user("root", admin=True)
-    web.full_login("root")
+    web.admin_ready()
     web.submit("/", "/lang", {"lang": "fr", "next": "/admin/audit"})
     text = text_of(web.get("/admin/audit").text)
     assert "Compte créé" in text and "user.created" in text

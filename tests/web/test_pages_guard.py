@@ -65,7 +65,7 @@ def test_a_half_logged_in_session_reaches_nothing_but_the_second_step(web: Porta
 
 def test_the_api_does_not_accept_a_portal_session(web: Portal) -> None:
     """A full portal session is no API credential."""
-    web.user("bob", admin=True)
+    web.enrolled("bob", admin=True)
     web.full_login("bob")
     assert web.get("/api/v1/audit").status_code == 401
 
@@ -98,7 +98,7 @@ def test_admin_pages_are_refused_to_non_admins(web: Portal) -> None:
 
 def test_every_post_without_the_csrf_token_is_refused(web: Portal) -> None:
     """A POST to any page route without (or with a wrong) CSRF token is a 403 page."""
-    web.user("dora", admin=True)
+    web.enrolled("dora", admin=True)
     web.full_login("dora")
     posts = [path for method, path in _page_routes(web) if method == "POST"]
     for path in posts:
@@ -203,7 +203,7 @@ def test_unknown_page_is_a_404_page_without_traceback(web: Portal) -> None:
 
 def test_bad_path_parameter_is_a_400_page(web: Portal) -> None:
     """A non-numeric id in a page URL is a 400 page, not a JSON validation error."""
-    web.user("hugo", admin=True)
+    web.enrolled("hugo", admin=True)
     web.full_login("hugo")
     response = web.get("/admin/users/abc")
     assert response.status_code == 400
@@ -212,7 +212,7 @@ def test_bad_path_parameter_is_a_400_page(web: Portal) -> None:
 
 def test_unknown_user_page_is_a_404_page(web: Portal) -> None:
     """An admin opening a user id that does not exist sees a 404 page."""
-    web.user("ines", admin=True)
+    web.enrolled("ines", admin=True)
     web.full_login("ines")
     assert web.get("/admin/users/999999").status_code == 404
 

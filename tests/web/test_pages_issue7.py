@@ -150,11 +150,11 @@ def test_admin_bypass_code_then_enrol_a_new_phone(web: Portal) -> None:
     web.full_login("root")
     page = web.get(f"/admin/users/{user.id}")
     assert 'id="bypass-form"' in page.text
-    short = web.submit(f"/admin/users/{user.id}", f"/admin/users/{user.id}/bypass",
-                       {"note": "trust me"})
+    short = web.confirmed(f"/admin/users/{user.id}", f"/admin/users/{user.id}/bypass",
+                          {"note": "trust me"})
     assert short.status_code == 400
-    shown = web.submit(f"/admin/users/{user.id}", f"/admin/users/{user.id}/bypass",
-                       {"note": NOTE})
+    shown = web.confirmed(f"/admin/users/{user.id}", f"/admin/users/{user.id}/bypass",
+                          {"note": NOTE})
     assert shown.status_code == 200
     code = re.search(r'<code id="bypass-code">([a-z0-9-]+)</code>', shown.text)[1]  # type: ignore[index]
     assert code not in web.get(f"/admin/users/{user.id}").text

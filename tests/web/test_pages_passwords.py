@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from web_pages_support import BROWSER_UA, OPERATOR, PASSWORD, Portal, portal, text_of
+from web_pages_support import (
+    BROWSER_UA,
+    OPERATOR,
+    PASSWORD,
+    Portal,
+    hidden_fields,
+    portal,
+    text_of,
+)
 
 from otpgate.service import audit, login
 from otpgate.service.errors import AuthenticationFailed
@@ -98,14 +106,21 @@ def test_password_form_in_french(web: Portal) -> None:
 
 
 def admin_sets(web: Portal, user_id: int, new: str, own: str, again: str | None = None) -> object:
-    return web.submit(f"/admin/users/{user_id}", f"/admin/users/{user_id}/password", {
-        "password": new, "password2": new if again is None else again, "admin_password": own})
+    """The admin's set-password form, then its confirmation with ``own`` password and a
+    current code as the step-up (the form's answer itself if it is not a confirmation)."""
+    action = f"/admin/users/{user_id}/password"
+    shown = web.submit(f"/admin/users/{user_id}", action, {
+        "password": new, "password2": new if again is None else again})
+    if 'id="confirm-form"' not in shown.text:
+        return shown
+    step_up = {"step_up_password": own, "step_up_code": web.code("root")}
+    return web.client.post(action, data=hidden_fields(shown.text) | step_up)
 
 
 def test_admin_sets_a_password_after_confirming_their_own(web: Portal) -> None:
-    """Wrong admin password: refused; right one: set, audited, the user's sessions ended."""
-    web.enrolled("root", admin=True)
-    web.full_login("root")
+    """Wrong admin password at the step-up: refused; right one (and a current code): set,
+    audited, the user's sessions ended."""
+    web.admin_ready(step_up=False)
     ivy = web.user("ivy")
     with other_browser(web) as laptop:
         laptop.full_login("ivy")
@@ -127,8 +142,7 @@ def test_admin_sets_a_password_after_confirming_their_own(web: Portal) -> None:
 
 def test_admin_setting_their_own_password_stays_logged_in(web: Portal) -> None:
     """The admin page on one's own account: the password changes, the admin stays in."""
-    root, _ = web.enrolled("root", admin=True)
-    web.full_login("root")
+    root = web.admin_ready(step_up=False)
     assert admin_sets(web, root.id, NEW, PASSWORD).status_code == 303  # type: ignore[attr-defined]
     assert web.get("/admin/users").status_code == 200
     assert password_works(web, "root", NEW)

@@ -23,6 +23,8 @@ from otpgate.config import Settings
 from otpgate.security.passwords import PasswordHasher
 from otpgate.security.secretbox import KeyRing
 from otpgate.service import enrolment, users
+from otpgate.service import web_sessions as ws
+from otpgate.service.admin_step_up import StepUpProof, verify_admin_step_up
 from otpgate.service.clock import FixedClock
 from otpgate.service.context import Context, Origin
 from otpgate.service.views import UserView
@@ -35,6 +37,7 @@ __all__ = [
     "T0",
     "Portal",
     "csrf_of",
+    "hidden_fields",
     "portal",
     "secret_on_page",
     "sites_portal",
@@ -46,6 +49,7 @@ OPERATOR = Origin("cli", user_agent="cli:test")
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _SECRET = re.compile(r'<code id="secret">([A-Z2-7 ]+)</code>')
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
 def csrf_of(html: str) -> str:
@@ -58,6 +62,11 @@ def secret_on_page(html: str) -> str:
     match = _SECRET.search(html)
     assert match, "the page shows no secret"
     return match.group(1).replace(" ", "")
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """The hidden inputs of the page's forms (the CSRF token among them)."""
+    return {name: unescape(value) for name, value in _HIDDEN.findall(html)}
 
 
 def text_of(html: str) -> str:
@@ -123,6 +132,54 @@ class Portal:
             done = self.submit("/login/2fa", "/login/2fa", {"code": self.code(username)})
             assert done.headers["location"] == "/", done.text
             self.clock.advance(30)
+
+    def admin_ready(self, username: str = "root", *, step_up: bool = True) -> UserView:
+        """An administrator with an authenticator, fully logged in in this browser, with
+        (unless ``step_up`` is False) a fresh full step-up, as after confirming once."""
+        user, _ = self.enrolled(username, admin=True)
+        self.full_login(username)
+        if step_up:
+            self.step_up(username)
+        return user
+
+    def step_up(self, username: str) -> None:
+        """Record a full step-up (password + current code, checked by the service) in this
+        browser's session; the clock then moves to the next step."""
+        view = ws.load_session(self.ctx, self.session_id)
+        assert view is not None and view.user_id is not None
+        proof = StepUpProof(PASSWORD, self.code(username))
+        at = verify_admin_step_up(self.ctx, OPERATOR, view.user_id, proof)
+        ws.record_step_up(self.ctx, view.id_hash, at, admin=True)
+        self.clock.advance(30)
+
+    def confirm_page(self, page: str, action: str, data: dict[str, str]) -> httpx.Response:
+        """Submit an admin form: the answer is the confirmation page, nothing done yet."""
+        shown = self.submit(page, action, data)
+        assert shown.status_code == 200 and 'id="confirm-form"' in shown.text, shown.text
+        return shown
+
+    def confirmed(
+        self, page: str, action: str, data: dict[str, str], *, as_user: str = "root"
+    ) -> httpx.Response:
+        """Submit an admin form, then confirm it on the confirmation page, stepping up
+        with ``as_user``'s password and current code when the page asks for them."""
+        shown = self.confirm_page(page, action, data)
+        form = hidden_fields(shown.text)
+        if 'id="step-up-password"' in shown.text:
+            form["step_up_password"] = PASSWORD
+            if 'id="step-up-code"' in shown.text:
+                form["step_up_code"] = self.code(as_user)
+        return self.client.post(action, data=form)
+
+    def other_browser(self) -> Portal:
+        """A second browser on the same portal (its own cookies), sharing data and clock."""
+        client = TestClient(
+            self.app, base_url="http://testserver", follow_redirects=False,
+            headers={"User-Agent": BROWSER_UA},
+        )
+        client.base_url = self.client.base_url
+        return Portal(client=client, ctx=self.ctx, clock=self.clock, app=self.app,
+                      secrets=self.secrets)
 
     def logout(self) -> httpx.Response:
         return self.submit("/", "/logout", {})

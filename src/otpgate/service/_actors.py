@@ -6,22 +6,28 @@ None, because the adapter has already established the operator's authority (loca
 to the configuration and database for the CLI; an API token with the ``admin`` scope for
 the API). Such events are audited with no actor name and the origin's ``source``; the
 adapter names the operator in ``Origin.user_agent`` (e.g. ``"cli:alice"``).
+
+An action that weakens someone's protection loads its actor with
+:func:`load_stepped_up_admin`: a signed-in admin must also bring a fresh full step-up
+(see :mod:`otpgate.service.admin_step_up`); the operator channels need none.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from otpgate.service._stepup import require_fresh_step_up
 from otpgate.service._tx import check_id
 from otpgate.service.errors import NotPermitted
 from otpgate.store.models import User
 
 if TYPE_CHECKING:
-    from otpgate.service.context import Origin
+    from otpgate.service.context import Context, Origin
 
-__all__ = ["OPERATOR_SOURCES", "load_admin_actor"]
+__all__ = ["OPERATOR_SOURCES", "load_admin_actor", "load_stepped_up_admin"]
 
 OPERATOR_SOURCES = frozenset({"cli", "api"})
 
@@ -35,4 +41,19 @@ def load_admin_actor(session: Session, origin: Origin, actor_id: object) -> User
     actor = session.get(User, check_id(actor_id, "actor id"))
     if actor is None or not actor.is_active or not actor.is_admin:
         raise NotPermitted("Only an active administrator may do this.")
+    return actor
+
+
+def load_stepped_up_admin(
+    session: Session,
+    ctx: Context,
+    origin: Origin,
+    actor_id: object,
+    step_up_at: datetime | None,
+) -> User | None:
+    """:func:`load_admin_actor`, and for a signed-in admin a full step-up younger than
+    ``settings.step_up_seconds`` (:class:`StepUpRequired` otherwise)."""
+    actor = load_admin_actor(session, origin, actor_id)
+    if actor is not None:
+        require_fresh_step_up(ctx, step_up_at)
     return actor

@@ -2,7 +2,13 @@
 
 A 2FA reset is the riskiest thing an admin does (it is how an attacker who talked a help
 desk into it takes an account over), so it needs a written note of the identity check,
-which goes into the audit row, and an admin cannot reset their own 2FA.
+which goes into the audit row, and an admin cannot reset their own 2FA. A reset ends every
+session of the user at once (portal and forward auth): whoever was logged in as them
+must log in again and enrol a new authenticator.
+
+From the portal, resetting and changing the policy need a fresh full step-up of the admin
+(``step_up_at``, see :mod:`otpgate.service.admin_step_up`). 2FA is required of
+administrators unless an admin turned that off: an unset ``policy.require_admins`` is on.
 
 ``actor_id`` may be None only from an operator channel (CLI or admin-scoped API token):
 see :mod:`otpgate.service._actors`.
@@ -15,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from otpgate.service._actors import load_admin_actor
+from otpgate.service._actors import load_admin_actor, load_stepped_up_admin
+from otpgate.service._convert import has_active_credential
 from otpgate.service._scopes import clear_user_throttles, user_locked_until
 from otpgate.service._text import note_text
 from otpgate.service._tx import load_user, unit_of_work
@@ -35,7 +42,9 @@ __all__ = [
     "check_identity_note",
     "get_policy",
     "lock_state",
+    "must_enrol",
     "read_policy",
+    "requires_2fa",
     "reset_2fa",
     "set_policy",
     "unlock_user",
@@ -65,16 +74,23 @@ def check_identity_note(note: object) -> str:
 
 
 def reset_2fa(
-    ctx: Context, origin: Origin, actor_id: int | None, user_id: int, note: str
+    ctx: Context,
+    origin: Origin,
+    actor_id: int | None,
+    user_id: int,
+    note: str,
+    *,
+    step_up_at: datetime | None = None,
 ) -> None:
-    """Remove every authenticator (pending too), recovery code and trusted device of a user.
+    """Remove every authenticator (pending too), recovery code, trusted device and session
+    of a user.
 
     Also clears the user's throttles, so they can log in with the password and enrol
     again. ``note`` says how the person's identity was checked; it is audited.
     """
     checked_note = check_identity_note(note)
     with unit_of_work(ctx) as session:
-        actor = load_admin_actor(session, origin, actor_id)
+        actor = load_stepped_up_admin(session, ctx, origin, actor_id, step_up_at)
         user = load_user(session, user_id)
         if actor is not None and actor.id == user.id:
             raise NotPermitted("Ask another administrator to reset your own two-factor login.")
@@ -85,6 +101,7 @@ def reset_2fa(
             "recovery_codes": repo.delete_recovery_codes(session, user.id),
             "devices": repo.delete_trusted_devices(session, user.id),
             "throttles": clear_user_throttles(session, user.id),
+            "sessions": repo.delete_sessions_of(session, user.id),
         }
         record(
             session, ctx, origin, AuditKind.TWOFA_RESET, actor=actor, subject=user, detail=detail
@@ -120,10 +137,26 @@ def read_policy(session: Session, ctx: Context) -> Policy:
     issuer = repo.get_setting(session, ISSUER_KEY)
     return Policy(
         require_all=repo.get_setting(session, REQUIRE_ALL_KEY) == "true",
-        require_admins=repo.get_setting(session, REQUIRE_ADMINS_KEY) == "true",
+        require_admins=repo.get_setting(session, REQUIRE_ADMINS_KEY) != "false",
         issuer=issuer if issuer else ctx.settings.issuer,
         passwordless=repo.get_setting(session, PASSWORDLESS_KEY) == "true",
     )
+
+
+def requires_2fa(policy: Policy, is_admin: bool) -> bool:
+    """Whether the policy demands a second factor of an account (admin or not)."""
+    return policy.require_all or (policy.require_admins and is_admin)
+
+
+def must_enrol(ctx: Context, user_id: int) -> bool:
+    """True when the policy demands 2FA of this user and none is active: such a session
+    may only enrol (as after the password step)."""
+    with unit_of_work(ctx) as session:
+        user = load_user(session, user_id)
+        policy = read_policy(session, ctx)
+        return requires_2fa(policy, user.is_admin) and not has_active_credential(
+            session, user.id
+        )
 
 
 def get_policy(ctx: Context) -> Policy:
@@ -155,6 +188,7 @@ def set_policy(
     require_admins: bool,
     issuer: str,
     passwordless: bool | None = None,
+    step_up_at: datetime | None = None,
 ) -> Policy:
     """Store the policy and audit the change (old and new values); returns the new policy.
 
@@ -165,7 +199,7 @@ def set_policy(
         raise InvalidInput("require_all, require_admins and passwordless must be true or false.")
     checked_issuer = _check_issuer(issuer)
     with unit_of_work(ctx) as session:
-        actor = load_admin_actor(session, origin, actor_id)
+        actor = load_stepped_up_admin(session, ctx, origin, actor_id, step_up_at)
         old = read_policy(session, ctx)
         new = Policy(
             require_all=require_all,

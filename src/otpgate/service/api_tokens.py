@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import threading
 import weakref
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from otpgate.security.tokens import hash_token, new_token
-from otpgate.service._actors import load_admin_actor
+from otpgate.service._actors import load_admin_actor, load_stepped_up_admin
 from otpgate.service._text import refuse_controls
 from otpgate.service._tx import check_id, unit_of_work
 from otpgate.service.audit import AuditKind, record
@@ -120,14 +120,25 @@ def _check_scopes(scopes: object) -> frozenset[str]:
 
 
 def create_api_token(
-    ctx: Context, origin: Origin, actor_id: int | None, name: str, scopes: set[str]
+    ctx: Context,
+    origin: Origin,
+    actor_id: int | None,
+    name: str,
+    scopes: set[str],
+    *,
+    step_up_at: datetime | None = None,
 ) -> str:
-    """Create a token with these scopes; returns the plain token, which is never shown again."""
+    """Create a token with these scopes; returns the plain token, which is never shown again.
+
+    A token is the step-up point of the API: an admin-scoped token acts without asking
+    again, so creating one from the portal needs the admin's fresh full step-up
+    (:class:`StepUpRequired`); the CLI runs as root on the host and needs none.
+    """
     checked_name = _check_name(name)
     checked_scopes = _check_scopes(scopes)
     token = TOKEN_PREFIX + new_token(_TOKEN_BYTES)
     with unit_of_work(ctx) as session:
-        actor = load_admin_actor(session, origin, actor_id)
+        actor = load_stepped_up_admin(session, ctx, origin, actor_id, step_up_at)
         created_by = actor.username if actor is not None else origin.user_agent or origin.source
         row = repo.add_api_token(
             session,

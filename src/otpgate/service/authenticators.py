@@ -3,7 +3,10 @@
 Removing one while another stays needs a fresh step-up and a code from *another*
 authenticator, so a user cannot remove the only one that still works by mistake (or a
 stolen session cannot remove the real user's). Removing the last turns 2FA off, so it
-needs exactly what switching 2FA off needs: the password and a current code.
+needs exactly what switching 2FA off needs: the password and a current code. Switching
+2FA off ends every session of the user except ``keep_session`` (the id hash of the
+browser that did it; the adapter rotates its id): a session opened with the old factor
+elsewhere must not outlive it.
 """
 
 from __future__ import annotations
@@ -47,16 +50,23 @@ def factor_name(name: object, what: str = "authenticator") -> str:
     return name_text(name, f"{what} name", MAX_NAME, required=True)
 
 
-def switch_off(
-    session: Session, ctx: Context, origin: Origin, user: User, detail: dict[str, object]
+def switch_off(  # noqa: PLR0917
+    session: Session,
+    ctx: Context,
+    origin: Origin,
+    user: User,
+    detail: dict[str, object],
+    keep_session: str | None,
 ) -> None:
-    """Remove every credential, recovery code and trusted device of the user; audit it."""
+    """Remove every credential, recovery code, trusted device and session (but
+    ``keep_session``) of the user; audit it."""
     detail = {
         **detail,
         "credentials": repo.delete_credentials(session, user.id),
         "passkeys": repo.delete_passkeys(session, user.id),
         "recovery_codes": repo.delete_recovery_codes(session, user.id),
         "devices": repo.revoke_all_devices(session, user.id, ctx.now_dt()),
+        "sessions": repo.delete_sessions_of(session, user.id, keep=keep_session),
     }
     record(session, ctx, origin, AuditKind.TWOFA_DISABLED, actor=user, subject=user, detail=detail)
 
@@ -70,13 +80,15 @@ def remove_credential(
     step_up_at: datetime | None,
     code: str | None = None,
     password: str | None = None,
+    keep_session: str | None = None,
 ) -> None:
     """Remove one authenticator.
 
     While another one stays, this needs a fresh step-up and ``code`` from *another*
     authenticator (proof that the user keeps a working one). The last one can only go
     with the checks of :func:`disable_2fa` (``password`` and a current ``code``; the
-    step-up is then not needed): it turns 2FA off. Without them, :class:`LastAuthenticator`.
+    step-up is then not needed): it turns 2FA off, ending the user's other sessions (all
+    but ``keep_session``). Without them, :class:`LastAuthenticator`.
     """
     cred_id = check_id(credential_id, "authenticator id")
     secret = None if password is None else password_text(password)
@@ -92,7 +104,9 @@ def remove_credential(
         if cred is None:
             raise NotFound("No such authenticator.")
         if len(active) == 1:
-            failure = _remove_last(session, ctx, origin, user, cred, secret, code)
+            failure = _remove_last(
+                session, ctx, origin, user, cred, (secret, code), keep_session
+            )
         else:
             failure = _remove_one(session, ctx, origin, user, cred, code)
     if failure is not None:
@@ -105,9 +119,10 @@ def _remove_last(  # noqa: PLR0917
     origin: Origin,
     user: User,
     cred: OtpCredential,
-    secret: str | None,
-    code: str | None,
+    proof: tuple[str | None, str | None],
+    keep_session: str | None,
 ) -> ServiceError | None:
+    secret, code = proof
     if secret is None or code is None:
         raise LastAuthenticator()
     failure = check_password_of(
@@ -118,7 +133,9 @@ def _remove_last(  # noqa: PLR0917
     outcome = check_code(session, ctx, origin, user, code, purpose="disable_2fa")
     if isinstance(outcome, CodeRejected):
         return outcome
-    switch_off(session, ctx, origin, user, {"via": "remove_last", "name": cred.name})
+    switch_off(
+        session, ctx, origin, user, {"via": "remove_last", "name": cred.name}, keep_session
+    )
     return None
 
 

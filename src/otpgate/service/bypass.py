@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from otpgate.security.errors import MalformedToken
 from otpgate.security.tokens import hash_token, new_recovery_code, normalise_recovery_code
-from otpgate.service._actors import load_admin_actor
+from otpgate.service._actors import load_stepped_up_admin
 from otpgate.service._convert import has_active_credential
 from otpgate.service._tx import load_active_user, unit_of_work
 from otpgate.service.admin import check_identity_note
@@ -51,17 +51,24 @@ def _hash(canonical: str) -> str:
 
 
 def issue_bypass_code(
-    ctx: Context, origin: Origin, actor_id: int | None, user_id: int, note: str
+    ctx: Context,
+    origin: Origin,
+    actor_id: int | None,
+    user_id: int,
+    note: str,
+    *,
+    step_up_at: datetime | None = None,
 ) -> BypassIssued:
     """Issue a one-time bypass code for a user with 2FA on; the plain code, to show once.
 
     :class:`InvalidInput` for a short note, :class:`NotPermitted` for one's own account
     (ask another admin) or a non-admin actor, :class:`NotEnrolled` when the user has no
-    2FA to bypass, :class:`AccountDisabled` for a deactivated account.
+    2FA to bypass, :class:`AccountDisabled` for a deactivated account,
+    :class:`StepUpRequired` for a portal admin without a fresh full step-up.
     """
     checked_note = check_identity_note(note)
     with unit_of_work(ctx) as session:
-        actor = load_admin_actor(session, origin, actor_id)
+        actor = load_stepped_up_admin(session, ctx, origin, actor_id, step_up_at)
         user = load_active_user(session, user_id)
         if actor is not None and actor.id == user.id:
             raise NotPermitted("Ask another administrator for a bypass code of your own.")

@@ -226,8 +226,19 @@ def confirm_enrolment(  # noqa: PLR0917 - the signature is the adapters' contrac
         return []
 
 
-def disable_2fa(ctx: Context, origin: Origin, user_id: int, password: str, code: str) -> None:
-    """Turn 2FA off: needs the password and a current code (both throttled as at login)."""
+def disable_2fa(
+    ctx: Context,
+    origin: Origin,
+    user_id: int,
+    password: str,
+    code: str,
+    *,
+    keep_session: str | None = None,
+) -> None:
+    """Turn 2FA off: needs the password and a current code (both throttled as at login).
+
+    Ends every session of the user but ``keep_session`` (the acting browser's id hash).
+    """
     secret = password_text(password)
     code_text(code)
     with replays_audited(ctx, origin), unit_of_work(ctx) as session:
@@ -242,7 +253,7 @@ def disable_2fa(ctx: Context, origin: Origin, user_id: int, password: str, code:
             if isinstance(outcome, CodeRejected):
                 failure = outcome
             else:
-                switch_off(session, ctx, origin, user, {"via": "disable"})
+                switch_off(session, ctx, origin, user, {"via": "disable"}, keep_session)
     if failure is not None:
         raise failure
 

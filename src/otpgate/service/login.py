@@ -16,7 +16,7 @@ from otpgate.service._code_check import check_login_code
 from otpgate.service._convert import has_active_credential, user_view
 from otpgate.service._password import check_password_of, password_text, username_text
 from otpgate.service._tx import check_id, load_active_user, unit_of_work
-from otpgate.service.admin import read_policy
+from otpgate.service.admin import read_policy, requires_2fa
 from otpgate.service.audit import AuditKind, record, replays_audited
 from otpgate.service.devices import find_valid_device, trust_new_device
 from otpgate.service.errors import AccountDisabled, AuthenticationFailed, ServiceError
@@ -78,7 +78,7 @@ def _password_ok(session: Session, ctx: Context, origin: Origin, user: User) -> 
         raise AccountDisabled()
     has_2fa = has_active_credential(session, user.id)
     policy = read_policy(session, ctx)
-    must_enrol = not has_2fa and (policy.require_all or (policy.require_admins and user.is_admin))
+    must_enrol = not has_2fa and requires_2fa(policy, user.is_admin)
     record(
         session,
         ctx,

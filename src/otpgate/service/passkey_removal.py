@@ -144,7 +144,8 @@ def _remove_last(  # noqa: PLR0917
         return outcome
     record(session, ctx, origin, AuditKind.PASSKEY_REMOVED, actor=user, subject=user,
            detail={"passkey_id": key.id, "name": key.name, "last": True})
-    switch_off(session, ctx, origin, user, {"via": "remove_last_passkey", "name": key.name})
+    switch_off(session, ctx, origin, user, {"via": "remove_last_passkey", "name": key.name},
+               session_id)
     return None
 
 

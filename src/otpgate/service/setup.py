@@ -7,7 +7,9 @@ database (two hosts, a service manager starting two) each print a link, and ever
 of them works; a token issued :data:`SETUP_TOKEN_OVERLAP_SECONDS` or more after the
 others replaces them, as a restart's link replaces the one printed before. A token
 works once and only while no account exists; the first link used creates the admin and
-ends the others; of two browsers racing with the same link, one creates the admin.
+ends the others; of two browsers racing with the same link, one creates the admin. The
+password was typed just now, so the new admin is logged in at once; under the default
+policy (2FA required of admins) that login can only enrol an authenticator.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import TYPE_CHECKING
 from otpgate.security.tokens import hash_token, new_token
 from otpgate.service._convert import user_view
 from otpgate.service._tx import unit_of_work
+from otpgate.service.admin import read_policy, requires_2fa
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import NotPermitted
 from otpgate.service.users import insert_user
-from otpgate.service.views import UserView
+from otpgate.service.views import PasswordStep
 from otpgate.store import repositories as repo
 
 if TYPE_CHECKING:
@@ -64,8 +67,11 @@ def issue_setup_token(ctx: Context) -> str | None:
 
 def complete_setup(
     ctx: Context, origin: Origin, token: str, username: str, password: str
-) -> UserView:
+) -> PasswordStep:
     """Create the first admin with a valid setup token, and consume the token.
+
+    Returns the login step the new admin is at, as after a correct password: with no
+    second factor yet, ``must_enrol`` says whether the policy wants one first.
 
     Raises :class:`NotPermitted` for a wrong, replaced or used token or once a user exists
     (checked before the other fields, so the link's validity is all a stranger learns);
@@ -92,4 +98,6 @@ def complete_setup(
             is_admin=True,
         )
         record(session, ctx, origin, AuditKind.SETUP_COMPLETED, subject=user)
-        return user_view(session, user)
+        must_enrol = requires_2fa(read_policy(session, ctx), is_admin=True)
+        return PasswordStep(user_view(session, user), needs_second_factor=False,
+                            must_enrol=must_enrol)

@@ -4,24 +4,33 @@ Usernames are 1 to 150 characters of ASCII letters, digits and ``. _ - @``, stor
 lower-case: ``Alice`` and ``alice`` are one account. ASCII only, because a username is
 also an SSH login name and look-alike letters from other scripts would allow spoofing.
 Surrounding spaces are removed before checking.
+
+Sessions: a password change (by the user or an admin) and a deactivation end every
+session of the account at once, portal and forward auth alike. The use cases take
+``keep_session``, the id hash of the acting browser's own session, which survives (the
+adapter then rotates its id); trusted devices are kept, because they only stand in for
+the second factor and the new password is still asked. From the portal, an admin needs a
+fresh full step-up (``step_up_at``) to set a password, deactivate or reactivate an
+account, or create or appoint an administrator.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from otpgate.security.errors import WeakPassword
 from otpgate.security.passwords import check_password_strength
-from otpgate.service._actors import load_admin_actor
+from otpgate.service._actors import load_admin_actor, load_stepped_up_admin
 from otpgate.service._convert import user_view
 from otpgate.service._password import check_password_of, password_text
 from otpgate.service._scopes import user_locked_until
 from otpgate.service._text import refuse_controls
 from otpgate.service._tx import load_active_user, load_user, unit_of_work
+from otpgate.service.admin_rights import active_admins
 from otpgate.service.audit import AuditKind, record
 from otpgate.service.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from otpgate.service.views import UserSummary, UserView
@@ -171,14 +180,19 @@ def create_user(
     is_admin: bool = False,
     locale: str | None = None,
     actor_id: int | None = None,
+    step_up_at: datetime | None = None,
 ) -> UserView:
     """Create an active account; the actor must be an admin (None: CLI/API operator).
 
     Raises :class:`InvalidInput` (bad username, e-mail, weak password…), :class:`Conflict`
-    (username taken) or :class:`NotPermitted`.
+    (username taken), :class:`NotPermitted`, or :class:`StepUpRequired` when a portal
+    admin creates an administrator without a fresh full step-up.
     """
     with unit_of_work(ctx) as session:
-        actor = load_admin_actor(session, origin, actor_id)
+        if is_admin is True:
+            actor = load_stepped_up_admin(session, ctx, origin, actor_id, step_up_at)
+        else:
+            actor = load_admin_actor(session, origin, actor_id)
         user = insert_user(
             session,
             ctx,
@@ -232,15 +246,22 @@ def list_users(
 
 
 def change_password(
-    ctx: Context, origin: Origin, user_id: int, old: str, new: str
+    ctx: Context,
+    origin: Origin,
+    user_id: int,
+    old: str,
+    new: str,
+    *,
+    keep_session: str | None = None,
 ) -> None:
-    """The user changes their own password; every session of theirs is ended.
+    """The user changes their own password; every session of theirs but ``keep_session``
+    (the id hash of the browser that changed it) is ended.
 
     The current password is checked with the login's throttle: a wrong one is counted
     and audited (that much is stored) before :class:`AuthenticationFailed` is raised, so
     a stolen session cannot be used to guess the password; :class:`Locked` while the
     account's password step is locked. :class:`InvalidInput` if ``new`` is refused. The
-    adapter must start a new session for the current browser.
+    adapter must rotate the kept session's id.
     """
     current = password_text(old)
     new_password = _check_new_password(new)
@@ -252,7 +273,7 @@ def change_password(
             session, ctx, origin, user, current, username=user.username, purpose="change_password"
         )
         if failure is None:
-            _store_password(session, ctx, user, new_password)
+            _store_password(session, ctx, user, new_password, keep_session)
             record(
                 session, ctx, origin, AuditKind.USER_PASSWORD_CHANGED, actor=user, subject=user
             )
@@ -261,14 +282,22 @@ def change_password(
 
 
 def set_password(
-    ctx: Context, origin: Origin, actor_id: int | None, user_id: int, new: str
+    ctx: Context,
+    origin: Origin,
+    actor_id: int | None,
+    user_id: int,
+    new: str,
+    *,
+    step_up_at: datetime | None = None,
+    keep_session: str | None = None,
 ) -> None:
-    """An admin sets a user's password; every session of the user is ended."""
+    """An admin sets a user's password; every session of the user is ended (but
+    ``keep_session``, which matters when admins set their own)."""
     new_password = _check_new_password(new)
     with unit_of_work(ctx) as session:
-        actor = load_admin_actor(session, origin, actor_id)
+        actor = load_stepped_up_admin(session, ctx, origin, actor_id, step_up_at)
         user = load_user(session, user_id)
-        _store_password(session, ctx, user, new_password)
+        _store_password(session, ctx, user, new_password, keep_session)
         record(
             session,
             ctx,
@@ -280,37 +309,41 @@ def set_password(
         )
 
 
-def _store_password(session: Session, ctx: Context, user: User, password: str) -> None:
+def _store_password(
+    session: Session, ctx: Context, user: User, password: str, keep_session: str | None
+) -> None:
     user.password_hash = ctx.hasher.hash(password)
     user.password_changed_at = ctx.now_dt()
     session.flush()
-    repo.delete_sessions_of(session, user.id)
+    repo.delete_sessions_of(session, user.id, keep=keep_session)
 
 
-def deactivate_user(ctx: Context, origin: Origin, actor_id: int | None, user_id: int) -> None:
+def deactivate_user(
+    ctx: Context,
+    origin: Origin,
+    actor_id: int | None,
+    user_id: int,
+    *,
+    step_up_at: datetime | None = None,
+) -> None:
     """An admin disables an account and ends its sessions; it can no longer log in.
 
     Deactivating an inactive account does nothing. Admins cannot deactivate themselves,
     and the last active admin cannot be deactivated (:class:`Conflict`).
     """
     with unit_of_work(ctx) as session:
-        actor = load_admin_actor(session, origin, actor_id)
+        actor = load_stepped_up_admin(session, ctx, origin, actor_id, step_up_at)
         user = load_user(session, user_id)
         if not user.is_active:
             return
         if actor is not None and actor.id == user.id:
             raise Conflict("You cannot deactivate your own account.")
-        if user.is_admin and _active_admins(session) <= 1:
+        if user.is_admin and active_admins(session) <= 1:
             raise Conflict("This is the last active administrator; appoint another first.")
         user.is_active = False
         session.flush()
         repo.delete_sessions_of(session, user.id)
         record(session, ctx, origin, AuditKind.USER_DEACTIVATED, actor=actor, subject=user)
-
-
-def _active_admins(session: Session) -> int:
-    query = select(func.count()).select_from(User).where(User.is_admin, User.is_active)
-    return int(session.scalar(query) or 0)
 
 
 def set_locale(ctx: Context, user_id: int, locale: str | None) -> None:

@@ -9,6 +9,11 @@ account lacks: only enrolment is allowed). Every change of level gets a new id
 Expiry: each level has an absolute lifetime counted from the last rotation (half-logged-in
 sessions are short) and every session dies after ``session_idle_seconds`` without use.
 What a level *allows* is decided by the adapters; this module only keeps the state.
+
+Two step-ups are kept: ``step_up_at`` (the password was confirmed: enough to enrol or
+regenerate recovery codes) and ``admin_step_up_at`` (the password *and* a second factor
+were, see :mod:`otpgate.service.admin_step_up`). Only :func:`record_step_up` writes
+them, and they follow the session through a rotation only for the same user.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ Level = Literal["anonymous", "password", "enrol", "full"]
 LEVELS: tuple[Level, ...] = ("anonymous", "password", "enrol", "full")
 
 _CSRF_KEY = "csrf"
+_ADMIN_STEP_UP_KEY = "admin_step_up_at"
+_MANAGED_KEYS = frozenset({_CSRF_KEY, _ADMIN_STEP_UP_KEY})
 # A session seen less than this long ago is not written back on every request.
 _TOUCH_SECONDS = 30
 _MAX_TOKEN_CHARS = 200
@@ -67,6 +74,18 @@ class WebSessionView:
     @property
     def csrf_token(self) -> str:
         return str(self.data.get(_CSRF_KEY, ""))
+
+    @property
+    def admin_step_up_at(self) -> datetime | None:
+        """When the password and a second factor were last confirmed in this session."""
+        value = self.data.get(_ADMIN_STEP_UP_KEY)
+        if not isinstance(value, str):
+            return None
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return at if at.tzinfo is not None else None
 
 
 def _lifetime(settings: Settings, level: Level) -> int:
@@ -184,8 +203,13 @@ def rotate_session(
         old = repo.get_session(s, old_hash) if old_hash else None
         if old is not None:
             if old.user_id in (None, user_id):
-                data = {k: v for k, v in (old.data or {}).items() if k != _CSRF_KEY}
-                step_up_at = old.step_up_at if old.user_id == user_id else None
+                same_user = old.user_id == user_id
+                data = {
+                    k: v
+                    for k, v in (old.data or {}).items()
+                    if k != _CSRF_KEY and (same_user or k not in _MANAGED_KEYS)
+                }
+                step_up_at = old.step_up_at if same_user else None
             repo.delete_session(s, old.id_hash)
         if step_up:
             step_up_at = ctx.now_dt()
@@ -198,8 +222,8 @@ def rotate_session(
 
 def update_session_data(ctx: Context, id_hash: str, **changes: Any) -> WebSessionView | None:
     """Set keys of the session's data (a value of None removes the key); None if gone."""
-    if _CSRF_KEY in changes:
-        raise InvalidInput("The CSRF token is managed by the session.")
+    if _MANAGED_KEYS & changes.keys():
+        raise InvalidInput("The CSRF token and the step-ups are managed by the session.")
     with unit_of_work(ctx) as s:
         row = repo.get_session(s, id_hash)
         if row is None:
@@ -215,12 +239,16 @@ def update_session_data(ctx: Context, id_hash: str, **changes: Any) -> WebSessio
         return _view(row)
 
 
-def record_step_up(ctx: Context, id_hash: str, at: datetime) -> None:
-    """Remember when the password was last confirmed in this session."""
+def record_step_up(ctx: Context, id_hash: str, at: datetime, *, admin: bool = False) -> None:
+    """Remember when the password was last confirmed in this session; with ``admin``, the
+    password and a second factor (a full step-up) were."""
     with unit_of_work(ctx) as s:
         row = repo.get_session(s, id_hash)
         if row is not None:
             row.step_up_at = at
+            if admin:
+                # A new dict, so the JSON column is seen as changed.
+                row.data = {**(row.data or {}), _ADMIN_STEP_UP_KEY: at.isoformat()}
 
 
 def check_csrf(view: WebSessionView, submitted: object) -> bool:

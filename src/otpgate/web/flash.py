@@ -14,6 +14,10 @@ __all__ = ["flash", "take_flash"]
 _MESSAGES = {
     "logged_out": N_("You are logged out."),
     "setup_done": N_("The administrator account is ready. Log in with it."),
+    "setup_enrol": N_(
+        "The administrator account is ready. Administrators must use two-factor "
+        "authentication: set up your authenticator app now."
+    ),
     "twofa_enabled": N_("Two-factor authentication is on."),
     "twofa_disabled": N_("Two-factor authentication is off."),
     "authenticator_added": N_("The authenticator was added."),
@@ -27,6 +31,9 @@ _MESSAGES = {
     "twofa_reset": N_("Two-factor authentication was reset for this account."),
     "user_unlocked": N_("The account was unlocked."),
     "user_deactivated": N_("The account was deactivated."),
+    "user_reactivated": N_("The account can log in again."),
+    "admin_granted": N_("The account is now an administrator."),
+    "admin_revoked": N_("The account is no longer an administrator. Its sessions were ended."),
     "policy_saved": N_("The policy was saved."),
     "authenticator_renamed": N_("The authenticator was renamed."),
     "passkey_added": N_("The passkey was added."),

@@ -109,10 +109,10 @@ class SessionHandle:
         view = self.ensure()
         self._view = ws.update_session_data(self.ctx, view.id_hash, **changes)
 
-    def record_step_up(self, at: datetime) -> None:
+    def record_step_up(self, at: datetime, *, admin: bool = False) -> None:
         view = self.current()
         if view is not None:
-            ws.record_step_up(self.ctx, view.id_hash, at)
+            ws.record_step_up(self.ctx, view.id_hash, at, admin=admin)
             self._loaded = False
 
     def end(self) -> None:

@@ -1,25 +1,34 @@
-"""Admin area: users (search, create, reset 2FA, unlock, deactivate), audit log, policy."""
+"""Admin area: users (search, create, reset 2FA, unlock, deactivate), audit log, policy.
+
+Actions that weaken someone's protection (reset 2FA, set a password, deactivate, create
+an administrator, change the policy) go through :mod:`otpgate.web.admin_confirm`: a
+confirmation page naming the target, with a full step-up when the admin's is not fresh.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from otpgate.service import admin, audit, enrolment, invitations, login, users
+from otpgate.service import admin, admin_rights, audit, enrolment, invitations, users
 from otpgate.service.audit import AuditKind
-from otpgate.service.errors import (
-    AccountDisabled,
-    AuthenticationFailed,
-    InvalidInput,
-    ServiceError,
-)
+from otpgate.service.errors import AccountDisabled, InvalidInput, ServiceError
+from otpgate.service.views import UserView
 from otpgate.web import i18n
+from otpgate.web.admin_confirm import (
+    Confirmation,
+    ConfirmForm,
+    named,
+    note_lines,
+    run_confirmed,
+)
 from otpgate.web.deps import Page, admin_page, csrf_guard
 from otpgate.web.flash import flash, take_flash
+from otpgate.web.i18n import N_
 
 __all__ = ["router"]
 
@@ -61,10 +70,12 @@ def new_user_submit(
     email: Text = "",
     password: Text = "",
     is_admin: Text = "",
+    confirm: ConfirmForm,
 ) -> Response:
     values = {"username": username, "display_name": display_name, "email": email}
-    try:
-        created = users.create_user(
+
+    def create(step_up_at: datetime | None) -> UserView:
+        return users.create_user(
             page.ctx,
             page.origin,
             username,
@@ -73,7 +84,21 @@ def new_user_submit(
             display_name=display_name,
             is_admin=is_admin == "yes",
             actor_id=page.user_id,
+            step_up_at=step_up_at,
         )
+
+    try:
+        if is_admin == "yes":  # a new administrator: confirmed, with a step-up
+            ask = Confirmation(
+                _("Create an administrator", page), username, "/admin/users/new",
+                "/admin/users/new", {**values, "password": password, "is_admin": "yes"},
+            )
+            outcome = run_confirmed(page, ask, confirm, create)
+            if isinstance(outcome, Response):
+                return outcome
+            created = outcome
+        else:
+            created = create(None)
     except ServiceError as exc:
         return page.render_problem("admin/new_user.html", exc, values=values)
     flash(page, "user_created")
@@ -107,17 +132,41 @@ def user_detail(page: AdminPage, user_id: int) -> HTMLResponse:
     return _user_page(page, user_id)
 
 
-@router.post("/users/{user_id}/reset-2fa", response_class=HTMLResponse)
-def reset_2fa(
-    page: AdminPage, user_id: int, note: Text = ""
+def _confirmed_user_action(  # noqa: PLR0917 - one call per route, keywords read worse
+    page: Page,
+    user_id: int,
+    confirm: ConfirmForm,
+    what: str,
+    fields: dict[str, str],
+    run: Callable[[datetime | None], object],
+    done: str,
 ) -> Response:
+    """Confirm ``what`` on the account, run it, then back to the account with notice
+    ``done``; a refusal shows the account page with the reason."""
+    subject = users.get_user(page.ctx, user_id)
+    back = f"/admin/users/{user_id}"
+    ask = Confirmation(_(what, page), named(subject), page.request.url.path, back, fields,
+                       note_lines(page, fields))
     try:
-        admin.reset_2fa(page.ctx, page.origin, page.user_id, user_id, note)
+        outcome = run_confirmed(page, ask, confirm, run)
     except ServiceError as exc:
         problem = page.problem(exc)
-        return _user_page(page, user_id, problem.status, problem.message, note=note)
-    flash(page, "twofa_reset")
-    return page.redirect(f"/admin/users/{user_id}")
+        return _user_page(page, user_id, problem.status, problem.message,
+                          note=fields.get("note", ""))
+    if isinstance(outcome, Response):
+        return outcome
+    flash(page, done)
+    return page.redirect(back)
+
+
+@router.post("/users/{user_id}/reset-2fa", response_class=HTMLResponse)
+def reset_2fa(page: AdminPage, user_id: int, confirm: ConfirmForm, note: Text = "") -> Response:
+    def run(step_up_at: datetime | None) -> None:
+        admin.reset_2fa(page.ctx, page.origin, page.user_id, user_id, note,
+                        step_up_at=step_up_at)
+
+    return _confirmed_user_action(page, user_id, confirm, N_("Reset two-factor authentication"),
+                                  {"note": note}, run, "twofa_reset")
 
 
 @router.post("/users/invite", response_class=HTMLResponse)
@@ -158,36 +207,26 @@ def unlock(page: AdminPage, user_id: int) -> Response:
 
 @router.post("/users/{user_id}/password", response_class=HTMLResponse)
 def set_password(
-    page: AdminPage, user_id: int, password: Text = "", password2: Text = "",
-    admin_password: Text = "",
+    page: AdminPage, user_id: int, confirm: ConfirmForm, password: Text = "",
+    password2: Text = "",
 ) -> Response:
-    """Set a user's password; the admin confirms with their own password first (a
-    session left open must not be enough to take over another account)."""
+    """Set a user's password, confirmed with the admin's full step-up (a session left
+    open must not be enough to take over another account)."""
     if password != password2:
         error = _("The two new passwords are not the same.", page)
         return _user_page(page, user_id, 400, error)
-    lang = page.view.data.get("lang")
-    try:
-        page.session.record_step_up(
-            login.verify_step_up(page.ctx, page.origin, page.user_id, admin_password)
-        )
-    except AuthenticationFailed:
-        return _user_page(page, user_id, 401, _("Your password is not correct.", page))
-    except ServiceError as exc:
-        problem = page.problem(exc)
-        return _user_page(page, user_id, problem.status, problem.message)
-    try:
-        users.set_password(page.ctx, page.origin, page.user_id, user_id, password)
-    except ServiceError as exc:
-        problem = page.problem(exc)
-        return _user_page(page, user_id, problem.status, problem.message)
-    if user_id == page.user_id:
-        # Their own account: the service ended this session too; keep this browser in.
-        page.session.rotate("full", user_id, step_up=True)
-        if isinstance(lang, str):
-            page.session.update(lang=lang)
-    flash(page, "password_set")
-    return page.redirect(f"/admin/users/{user_id}")
+    own = page.view.id_hash
+
+    def run(step_up_at: datetime | None) -> None:
+        users.set_password(page.ctx, page.origin, page.user_id, user_id, password,
+                           step_up_at=step_up_at, keep_session=own)
+        if user_id == page.user_id:
+            # Their own account: this browser stays in, under a new session id.
+            page.session.rotate("full", user_id)
+
+    return _confirmed_user_action(page, user_id, confirm, N_("Set a new password"),
+                                  {"password": password, "password2": password2}, run,
+                                  "password_set")
 
 
 def _(message: str, page: Page) -> str:
@@ -195,15 +234,59 @@ def _(message: str, page: Page) -> str:
         return i18n.gettext(message)
 
 
+def _policy_lines(page: Page, fields: dict[str, str]) -> tuple[str, ...]:
+    yes, no = _("yes", page), _("no", page)
+
+    def flag(name: str) -> str:
+        return yes if fields[name] == "yes" else no
+
+    return (
+        _("Two-factor authentication required for everyone: %(v)s", page) % {
+            "v": flag("require_all")},
+        _("Two-factor authentication required for administrators: %(v)s", page) % {
+            "v": flag("require_admins")},
+        _("Signing in with a passkey alone: %(v)s", page) % {"v": flag("passwordless")},
+        _("Issuer name: %(v)s", page) % {"v": fields["issuer"]},
+    )
+
+
 @router.post("/users/{user_id}/deactivate", response_class=HTMLResponse)
-def deactivate(page: AdminPage, user_id: int) -> Response:
-    try:
-        users.deactivate_user(page.ctx, page.origin, page.user_id, user_id)
-    except ServiceError as exc:
-        problem = page.problem(exc)
-        return _user_page(page, user_id, problem.status, problem.message)
-    flash(page, "user_deactivated")
-    return page.redirect(f"/admin/users/{user_id}")
+def deactivate(page: AdminPage, user_id: int, confirm: ConfirmForm) -> Response:
+    def run(step_up_at: datetime | None) -> None:
+        users.deactivate_user(page.ctx, page.origin, page.user_id, user_id,
+                              step_up_at=step_up_at)
+
+    return _confirmed_user_action(page, user_id, confirm, N_("Deactivate the account"), {},
+                                  run, "user_deactivated")
+
+
+@router.post("/users/{user_id}/reactivate", response_class=HTMLResponse)
+def reactivate(page: AdminPage, user_id: int, confirm: ConfirmForm) -> Response:
+    def run(step_up_at: datetime | None) -> None:
+        admin_rights.reactivate_user(page.ctx, page.origin, page.user_id, user_id,
+                                     step_up_at=step_up_at)
+
+    return _confirmed_user_action(page, user_id, confirm, N_("Enable the account again"), {},
+                                  run, "user_reactivated")
+
+
+@router.post("/users/{user_id}/admin", response_class=HTMLResponse)
+def admin_rights_submit(
+    page: AdminPage, user_id: int, confirm: ConfirmForm, rights: Text = ""
+) -> Response:
+    """Give (``rights=grant``) or take away (``revoke``) administrator rights."""
+    if rights not in ("grant", "revoke"):
+        return _user_page(page, user_id, 400, _("The form contains an invalid value.", page))
+    grant = rights == "grant"
+
+    def run(step_up_at: datetime | None) -> None:
+        admin_rights.set_admin(page.ctx, page.origin, page.user_id, user_id, grant,
+                               step_up_at=step_up_at)
+
+    what = N_("Make this account an administrator") if grant else N_(
+        "Take away administrator rights")
+    return _confirmed_user_action(page, user_id, confirm, what, {"rights": rights}, run,
+                                  "admin_granted" if grant else "admin_revoked")
 
 
 def _when(text: str, field: str) -> datetime | None:
@@ -273,19 +356,28 @@ def policy_form(page: AdminPage) -> HTMLResponse:
 
 @router.post("/policy", response_class=HTMLResponse)
 def policy_submit(
-    page: AdminPage,
-    require_all: Text = "",
-    require_admins: Text = "",
-    issuer: Text = "",
-    passwordless: Text = "",
+    page: AdminPage, confirm: ConfirmForm, *, require_all: Text = "", require_admins: Text = "",
+    issuer: Text = "", passwordless: Text = "",
 ) -> Response:
-    try:
-        admin.set_policy(
+    fields = {"require_all": require_all, "require_admins": require_admins, "issuer": issuer,
+              "passwordless": passwordless}
+    ask = Confirmation(
+        _("Change the policy", page), _("Every account", page), "/admin/policy",
+        "/admin/policy", fields, _policy_lines(page, fields),
+    )
+
+    def run(step_up_at: datetime | None) -> object:
+        return admin.set_policy(
             page.ctx, page.origin, page.user_id,
             require_all=require_all == "yes", require_admins=require_admins == "yes",
-            issuer=issuer, passwordless=passwordless == "yes",
+            issuer=issuer, passwordless=passwordless == "yes", step_up_at=step_up_at,
         )
+
+    try:
+        outcome = run_confirmed(page, ask, confirm, run)
     except ServiceError as exc:
         return page.render_problem("admin/policy.html", exc, policy=admin.get_policy(page.ctx))
+    if isinstance(outcome, Response):
+        return outcome
     flash(page, "policy_saved")
     return page.redirect("/admin/policy")

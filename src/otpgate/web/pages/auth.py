@@ -221,14 +221,17 @@ def setup_submit(
         error = _("The two passwords are not the same.", page)
         return page.render("setup.html", 400, token=token, username=username, error=error)
     try:
-        setup.complete_setup(page.ctx, page.origin, token, username, password)
+        step = setup.complete_setup(page.ctx, page.origin, token, username, password)
     except NotPermitted:
         error = _("This setup link is not valid: it was used or replaced, or setup is done.", page)
         return page.render("setup.html", 403, token=token, username=username, error=error)
     except ServiceError as exc:
         return page.render_problem("setup.html", exc, token=token, username=username)
-    flash(page, "setup_done")
-    return page.redirect("/login")
+    # The new admin typed the password just now: logged in, and led to enrolment when the
+    # policy (2FA for admins, on out of the box) asks for it.
+    response = _after_password(page, step)
+    flash(page, "setup_enrol" if step.must_enrol else "setup_done")
+    return response
 
 
 def _(message: str, page: Page) -> str:

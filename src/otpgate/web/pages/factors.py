@@ -7,6 +7,7 @@ these handlers choose the page and the notice.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form
@@ -14,8 +15,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from otpgate.service import bypass, enrolment, passkey_login, passkeys, resync, users
 from otpgate.service.errors import ServiceError
-from otpgate.service.views import SecondFactor
-from otpgate.web import forward_auth
+from otpgate.service.views import BypassIssued, SecondFactor
+from otpgate.web import forward_auth, i18n
+from otpgate.web.admin_confirm import (
+    Confirmation,
+    ConfirmForm,
+    named,
+    note_lines,
+    run_confirmed,
+)
 from otpgate.web.deps import Page, admin_page, csrf_guard, half_page
 from otpgate.web.flash import flash
 
@@ -103,12 +111,26 @@ def resync_submit(page: HalfPage, first: Text = "", second: Text = "") -> Respon
 
 
 @router.post("/admin/users/{user_id}/bypass", response_class=HTMLResponse)
-def issue_bypass(page: AdminPage, user_id: int, note: Text = "") -> Response:
+def issue_bypass(
+    page: AdminPage, user_id: int, confirm: ConfirmForm, note: Text = ""
+) -> Response:
     subject = users.get_user(page.ctx, user_id)
+    with i18n.use_locale(page.locale):
+        action = i18n.gettext("Issue a one-time bypass code")
+    fields = {"note": note}
+    ask = Confirmation(action, named(subject), f"/admin/users/{user_id}/bypass",
+                       f"/admin/users/{user_id}", fields, note_lines(page, fields))
+
+    def run(step_up_at: datetime | None) -> BypassIssued:
+        return bypass.issue_bypass_code(page.ctx, page.origin, page.user_id, user_id, note,
+                                        step_up_at=step_up_at)
+
     try:
-        issued = bypass.issue_bypass_code(page.ctx, page.origin, page.user_id, user_id, note)
+        issued = run_confirmed(page, ask, confirm, run)
     except ServiceError as exc:
         return page.render_problem("admin/bypass.html", exc, subject=subject, issued=None,
                                    note=note)
+    if isinstance(issued, Response):
+        return issued
     # Shown on this response only (pages are sent no-store); the database keeps a hash.
     return page.render("admin/bypass.html", subject=subject, issued=issued, note="")

@@ -20,7 +20,7 @@ from otpgate.service.errors import ServiceError, StepUpRequired
 from otpgate.service.views import PasskeyView
 from otpgate.web.deps import Page, csrf_guard, full_page
 from otpgate.web.flash import flash
-from otpgate.web.pages.security import codes_page, step_up_redirect
+from otpgate.web.pages.security import after_switch_off, codes_page, step_up_redirect
 
 __all__ = ["Answer", "ceremony_options", "router"]
 
@@ -156,4 +156,4 @@ def remove_submit(
     except ServiceError as exc:
         return _remove_page(page, passkey_id, exc)
     flash(page, "passkey_removed")
-    return page.redirect("/security")
+    return after_switch_off(page, "/security")

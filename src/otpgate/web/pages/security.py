@@ -9,14 +9,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from otpgate.service import audit, devices, enrolment, login, recovery, resync, users
+from otpgate.service import admin, audit, devices, enrolment, login, recovery, resync, users
 from otpgate.service.errors import AuthenticationFailed, ServiceError, StepUpRequired
 from otpgate.web import forward_auth, i18n
 from otpgate.web.deps import Page, csrf_guard, enrol_page, full_page, safe_next
 from otpgate.web.flash import flash, take_flash
 from otpgate.web.pages import factors
 
-__all__ = ["codes_page", "router", "step_up_redirect"]
+__all__ = ["after_switch_off", "codes_page", "router", "step_up_redirect"]
 
 router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -116,6 +116,17 @@ def enable_submit(
     return page.redirect(done)
 
 
+def after_switch_off(page: Page, back: str) -> RedirectResponse:
+    """After 2FA may have been turned off: the service ended the account's other sessions,
+    this one goes on under a new id — at the enrolment level if the policy requires 2FA of
+    the account (the password was typed just now: it counts as the step-up)."""
+    if admin.must_enrol(page.ctx, page.user_id):
+        page.session.rotate("enrol", page.user_id, step_up=True)
+        return page.redirect("/security/enable")
+    page.session.rotate("full", page.user_id)
+    return page.redirect(back)
+
+
 def codes_page(
     page: Page, codes: list[str], *, first: bool, done: str = "/security"
 ) -> HTMLResponse:
@@ -131,12 +142,13 @@ def disable(
     page: FullPage, password: Text = "", code: Text = ""
 ) -> Response:
     try:
-        enrolment.disable_2fa(page.ctx, page.origin, page.user_id, password, code)
+        enrolment.disable_2fa(page.ctx, page.origin, page.user_id, password, code,
+                              keep_session=page.view.id_hash)
     except ServiceError as exc:
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
     flash(page, "twofa_disabled")
-    return page.redirect("/security")
+    return after_switch_off(page, "/security")
 
 
 @router.post("/security/recovery-codes", response_class=HTMLResponse)
@@ -163,6 +175,7 @@ def remove_authenticator(
         enrolment.remove_credential(
             page.ctx, page.origin, page.user_id, credential_id,
             step_up_at=page.view.step_up_at, code=code or None, password=password or None,
+            keep_session=page.view.id_hash,
         )
     except StepUpRequired:
         return step_up_redirect(page, "/security")
@@ -170,7 +183,7 @@ def remove_authenticator(
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
     flash(page, "authenticator_removed")
-    return page.redirect("/security")
+    return after_switch_off(page, "/security")
 
 
 @router.post("/security/authenticators/{credential_id}/rename", response_class=HTMLResponse)
@@ -202,20 +215,18 @@ def change_password(
     if password != password2:
         error = _("The two new passwords are not the same.", page)
         return _security(page, 400, error)
-    lang = page.view.data.get("lang")
     try:
-        users.change_password(page.ctx, page.origin, page.user_id, current, password)
+        users.change_password(page.ctx, page.origin, page.user_id, current, password,
+                              keep_session=page.view.id_hash)
     except AuthenticationFailed:
         return _security(page, 401, _("Your password is not correct.", page))
     except ServiceError as exc:
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
-    # The service ended every session of the account, this one too (a thief's session
-    # must not survive): the browser that changed it gets a new full session, as the
-    # current password was typed just now.
+    # The service ended every other session of the account (a thief's must not survive);
+    # this browser keeps its session under a new id, and the current password typed just
+    # now counts as a step-up.
     page.session.rotate("full", page.user_id, step_up=True)
-    if isinstance(lang, str):
-        page.session.update(lang=lang)
     flash(page, "password_changed")
     return page.redirect("/security")
 
