@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests use, when run as root; elsewhere names what is
 # missing (those tests then skip with that reason, except under CI=true).
 set -euo pipefail
-packages=(oathtool zbar-tools chromium nginx openssh-server pamtester libpam0g-dev gcc)
+packages=(oathtool zbar-tools chromium nginx openssh-server pamtester libpam0g-dev gcc npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -99,10 +99,14 @@ class Portal:
     base_url: str
     setup_link: str
 
-    def context(self, *, locale: str = "en-GB") -> BrowserContext:
-        """A fresh browser profile (own cookies) whose Accept-Language follows ``locale``."""
+    def context(self, *, locale: str = "en-GB", bypass_csp: bool = False) -> BrowserContext:
+        """A fresh browser profile (own cookies) whose Accept-Language follows ``locale``.
+
+        ``bypass_csp`` lets a test inject a checking script (axe-core) into the pages.
+        """
         ctx = self.browser.new_context(
-            base_url=self.base_url, locale=locale, viewport={"width": 1000, "height": 800}
+            base_url=self.base_url, locale=locale, viewport={"width": 1000, "height": 800},
+            bypass_csp=bypass_csp,
         )
         ctx.set_default_timeout(_TIMEOUT_MS)
         return ctx

@@ -153,7 +153,8 @@ def test_policy_requires_2fa_and_sends_users_to_enrolment(web: Portal) -> None:
     }
     before = web.session_id
     done = web.client.post("/security/enable", data=form)
-    assert done.status_code == 200
+    assert done.status_code == 303
+    assert web.get(done.headers["location"]).status_code == 200  # the recovery codes
     assert web.session_id != before
     assert web.get("/").status_code == 200
 

@@ -93,7 +93,8 @@ def test_password_form_in_french(web: Portal) -> None:
     """The French security page labels the password form in French."""
     web.user("ivy", locale="fr")
     web.full_login("ivy")
-    text = text_of(web.get("/security").text)
+    assert "Changer le mot de passe" in text_of(web.get("/security").text)
+    text = text_of(web.get("/security/password").text)
     assert "Mot de passe actuel" in text and "Changer le mot de passe" in text
 
 

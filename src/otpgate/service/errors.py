@@ -14,6 +14,7 @@ __all__ = [
     "AlreadyEnrolled",
     "AppIgnoredSettings",
     "AuthenticationFailed",
+    "CodeFromRemovedAuthenticator",
     "CodeRejected",
     "Conflict",
     "EnrolmentExpired",
@@ -70,6 +71,15 @@ class CodeRejected(ServiceError):
     def __init__(self, reason: RejectReason, message: str | None = None) -> None:
         self.reason = reason
         super().__init__(message or _REJECT_MESSAGES[reason])
+
+
+class CodeFromRemovedAuthenticator(CodeRejected):
+    """Removing an authenticator was "proven" with its own code: proof needs another one."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            RejectReason.WRONG, "Enter a code from another authenticator than this one."
+        )
 
 
 _REJECT_MESSAGES = {

@@ -26,11 +26,11 @@ from otpgate.config import Settings
 from otpgate.service.context import Context, Origin, build_context
 from otpgate.service.errors import ServiceError
 from otpgate.store.errors import StoreError
-from otpgate.web import forward_auth, i18n
+from otpgate.web import branding, forward_auth, i18n
 from otpgate.web.deps import locale_for
 from otpgate.web.errors import Problem, Redirect, WebError, describe
 from otpgate.web.headers import SecurityHeadersMiddleware
-from otpgate.web.pages import account, admin, auth, factors, security
+from otpgate.web.pages import account, admin, auth, factors, security, security_settings
 from otpgate.web.render import render_html
 from otpgate.web.sessions import SessionMiddleware, session_handle
 
@@ -41,7 +41,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 #: Threads serving sync routes in a server process, and database connections it keeps open.
 REQUEST_THREADS = 8
 # Each has a ``router`` of HTML pages (kept out of the OpenAPI document).
-PAGE_MODULES = (auth, account, security, admin, factors)
+PAGE_MODULES = (auth, account, security, security_settings, admin, factors)
 
 
 def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
@@ -59,6 +59,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     app.state.ctx = ctx
     # The API first: routes are matched in order, and API clients are the busiest callers.
     api_installed = _include_api(app)
+    branding.install(app, settings)
     for module in PAGE_MODULES:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -124,12 +125,14 @@ def _include_api(app: FastAPI) -> bool:
 
 def _error_page(request: Request, problem: Problem) -> HTMLResponse:
     # Only what was already read: an error page must not fail on the database again.
-    view = session_handle(request).peek()
+    handle = session_handle(request)
+    view = handle.peek()
     locale = locale_for(request, None, view)
     html = render_html(
         "error.html",
         locale,
         {
+            "brand": branding.brand_of(handle.ctx.settings),
             "user": None,
             "level": view.level if view is not None else "anonymous",
             "csrf_token": view.csrf_token if view is not None else "",

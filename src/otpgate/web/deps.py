@@ -23,6 +23,7 @@ from otpgate.service.context import Context, Origin
 from otpgate.service.errors import NotFound, NotPermitted
 from otpgate.service.views import UserView
 from otpgate.web import i18n
+from otpgate.web.branding import brand_of
 from otpgate.web.errors import CsrfRejected, Problem, Redirect, describe
 from otpgate.web.render import render_html
 from otpgate.web.sessions import SessionHandle, session_handle
@@ -110,6 +111,7 @@ class Page:
             template,
             self.locale,
             {
+                "brand": brand_of(self.ctx.settings),
                 "user": self.user,
                 "level": view.level if view is not None else "anonymous",
                 "csrf_token": view.csrf_token if view is not None else "",

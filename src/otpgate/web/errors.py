@@ -55,6 +55,11 @@ _SINGLE_USE_MESSAGES = {
     svc.RejectReason.MALFORMED: N_("Enter a recovery code, such as abcd-efgh-ijkm."),
 }
 
+_OWN_CODE = N_(
+    "This code comes from the authenticator you are removing. Enter a code from another "
+    "of your authenticators, to show you can still log in without this one."
+)
+
 _APP_IGNORED = N_(
     "Your authenticator app ignored the settings (%(wanted)s) and shows standard codes. "
     "Use an app reported to honour them, such as Aegis, 2FAS or FreeOTP, and scan the QR "
@@ -91,6 +96,8 @@ def describe(exc: BaseException, now: datetime, *, single_use: bool = False) -> 
     after the translated general line, because it is more useful than silence.
     ``single_use`` words code errors for recovery and bypass codes.
     """
+    if isinstance(exc, svc.CodeFromRemovedAuthenticator):
+        return Problem(401, gettext(_OWN_CODE))
     if isinstance(exc, svc.CodeRejected):
         status = 400 if exc.reason is svc.RejectReason.MALFORMED else 401
         messages = _SINGLE_USE_MESSAGES if single_use else _CODE_MESSAGES

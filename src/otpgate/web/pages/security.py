@@ -1,5 +1,7 @@
-"""Profile → Security: 2FA status, enrolment (after a step-up), recovery codes,
-authenticators, trusted devices, recent events and the language setting."""
+"""Profile → Security: the overview (2FA status, authenticators, recovery codes left,
+trusted devices, a few recent events), all events, the password step-up, enrolment and
+the recovery codes. The actions on one thing each have their own small page
+(:mod:`otpgate.web.pages.security_settings`)."""
 
 from __future__ import annotations
 
@@ -9,23 +11,25 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from otpgate.service import audit, devices, enrolment, login, recovery, resync, users
+from otpgate.service import audit, devices, enrolment, login, recovery, resync
 from otpgate.service.errors import AuthenticationFailed, ServiceError, StepUpRequired
-from otpgate.web import forward_auth, i18n
+from otpgate.web import forward_auth, i18n, shown_codes
 from otpgate.web.deps import Page, csrf_guard, enrol_page, full_page, safe_next
 from otpgate.web.flash import flash, take_flash
 
-__all__ = ["router"]
+__all__ = ["router", "step_up"]
 
 router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
 FullPage = Annotated[Page, Depends(full_page)]
 EnrolPage = Annotated[Page, Depends(enrol_page)]
 Text = Annotated[str, Form(max_length=2000)]
-_EVENTS_SHOWN = 15
+_EVENTS_SHOWN = 5
+_EVENTS_LISTED = 100
 
 
-def _step_up(page: Page, back: str) -> RedirectResponse:
+def step_up(page: Page, back: str) -> RedirectResponse:
+    """Send the browser to the password re-prompt, and back to ``back`` after it."""
     return page.redirect(f"/security/step-up?next={quote(back, safe='/')}")
 
 
@@ -33,6 +37,8 @@ def _security(page: Page, status: int = 200, error: str | None = None) -> HTMLRe
     user_id = page.user_id
     user = page.user
     assert user is not None
+    # Codes not confirmed as saved are not kept once the person is back here.
+    shown_codes.forget(page)
     creds = enrolment.list_credentials(page.ctx, user_id)
     return page.render(
         "security.html",
@@ -43,7 +49,6 @@ def _security(page: Page, status: int = 200, error: str | None = None) -> HTMLRe
         codes_left=recovery.recovery_codes_left(page.ctx, user_id) if creds else None,
         devices=devices.list_devices(page.ctx, user_id),
         events=audit.query_audit(page.ctx, username=user.username, limit=_EVENTS_SHOWN),
-        half_period=min((c.period for c in creds), default=30) / 2,
         drifts={c.id: resync.clock_drift(c) for c in creds},
     )
 
@@ -54,6 +59,14 @@ def security(page: FullPage) -> HTMLResponse:
     # kept (validated) for the end of the enrolment.
     forward_auth.remember_return_url(page)
     return _security(page)
+
+
+@router.get("/security/events", response_class=HTMLResponse)
+def all_events(page: FullPage) -> HTMLResponse:
+    user = page.user
+    assert user is not None
+    events = audit.query_audit(page.ctx, username=user.username, limit=_EVENTS_LISTED)
+    return page.render("security/events.html", events=events, limit=_EVENTS_LISTED)
 
 
 @router.get("/security/step-up", response_class=HTMLResponse)
@@ -68,6 +81,11 @@ def step_up_submit(
     back = safe_next(next, "/security")
     try:
         at = login.verify_step_up(page.ctx, page.origin, page.user_id, password)
+    except AuthenticationFailed:
+        # The account is known here: only the password can be wrong.
+        with i18n.use_locale(page.locale):
+            message = i18n.gettext("Your password is not correct.")
+        return page.render("step_up.html", 401, next=back, field_error=message)
     except ServiceError as exc:
         return page.render_problem("step_up.html", exc, next=back)
     page.session.record_step_up(at)
@@ -81,7 +99,7 @@ def enable_form(page: EnrolPage) -> Response:
             page.ctx, page.origin, page.user_id, step_up_at=page.view.step_up_at
         )
     except StepUpRequired:
-        return _step_up(page, "/security/enable")
+        return step_up(page, "/security/enable")
     return page.render("enable.html", pending=pending, name="", notice=take_flash(page))
 
 
@@ -107,32 +125,17 @@ def enable_submit(
     # Back to the site that asked for 2FA (forward auth), if the login came from one.
     done = forward_auth.take_return_url(page, "/security")
     if codes:
-        return _codes_page(page, codes, first=True, done=done)
+        shown_codes.keep(page, codes, first=True, done=done)
+        return page.redirect("/security/recovery-codes/show")
     flash(page, "authenticator_added")
     return page.redirect(done)
 
 
-def _codes_page(
-    page: Page, codes: list[str], *, first: bool, done: str = "/security"
-) -> HTMLResponse:
-    text = "\n".join(codes) + "\n"
+@router.get("/security/recovery-codes", response_class=HTMLResponse)
+def regenerate_form(page: FullPage) -> HTMLResponse:
     return page.render(
-        "recovery_codes.html", codes=codes, download=quote(text, safe=""), first=first,
-        done=done,
+        "security/new_codes.html", codes_left=recovery.recovery_codes_left(page.ctx, page.user_id)
     )
-
-
-@router.post("/security/disable", response_class=HTMLResponse)
-def disable(
-    page: FullPage, password: Text = "", code: Text = ""
-) -> Response:
-    try:
-        enrolment.disable_2fa(page.ctx, page.origin, page.user_id, password, code)
-    except ServiceError as exc:
-        problem = page.problem(exc)
-        return _security(page, problem.status, problem.message)
-    flash(page, "twofa_disabled")
-    return page.redirect("/security")
 
 
 @router.post("/security/recovery-codes", response_class=HTMLResponse)
@@ -142,42 +145,34 @@ def regenerate_codes(page: FullPage) -> Response:
             page.ctx, page.origin, page.user_id, step_up_at=page.view.step_up_at
         )
     except StepUpRequired:
-        return _step_up(page, "/security")
+        return step_up(page, "/security/recovery-codes")
     except ServiceError as exc:
-        problem = page.problem(exc)
-        return _security(page, problem.status, problem.message)
-    return _codes_page(page, codes, first=False)
-
-
-@router.post("/security/authenticators/{credential_id}/remove", response_class=HTMLResponse)
-def remove_authenticator(
-    page: FullPage, credential_id: int, code: Text = "", password: Text = ""
-) -> Response:
-    try:
-        # The code proves the user keeps another working authenticator; the last one goes
-        # only with the password and a code, as when turning 2FA off.
-        enrolment.remove_credential(
-            page.ctx, page.origin, page.user_id, credential_id,
-            step_up_at=page.view.step_up_at, code=code or None, password=password or None,
+        return page.render_problem(
+            "security/new_codes.html", exc,
+            codes_left=recovery.recovery_codes_left(page.ctx, page.user_id),
         )
-    except StepUpRequired:
-        return _step_up(page, "/security")
-    except ServiceError as exc:
-        problem = page.problem(exc)
-        return _security(page, problem.status, problem.message)
-    flash(page, "authenticator_removed")
-    return page.redirect("/security")
+    shown_codes.keep(page, codes, first=False, done="/security")
+    return page.redirect("/security/recovery-codes/show")
 
 
-@router.post("/security/authenticators/{credential_id}/rename", response_class=HTMLResponse)
-def rename_authenticator(page: FullPage, credential_id: int, name: Text = "") -> Response:
-    try:
-        enrolment.rename_credential(page.ctx, page.origin, page.user_id, credential_id, name)
-    except ServiceError as exc:
-        problem = page.problem(exc)
-        return _security(page, problem.status, problem.message)
-    flash(page, "authenticator_renamed")
-    return page.redirect("/security")
+@router.get("/security/recovery-codes/show", response_class=HTMLResponse)
+def show_codes(page: FullPage) -> Response:
+    shown = shown_codes.take(page)
+    if shown is None:
+        # Saved already (or never made): nothing to show again, and nothing went wrong.
+        return page.redirect("/security")
+    text = "\n".join(shown.codes) + "\n"
+    return page.render(
+        "recovery_codes.html", codes=shown.codes, download=quote(text, safe=""),
+        first=shown.first,
+    )
+
+
+@router.post("/security/recovery-codes/saved")
+def codes_saved(page: FullPage) -> RedirectResponse:
+    shown = shown_codes.take(page)
+    shown_codes.forget(page)
+    return page.redirect(shown.done if shown is not None else "/security")
 
 
 @router.post("/security/devices/{device_id}/revoke", response_class=HTMLResponse)
@@ -188,44 +183,4 @@ def revoke_device(page: FullPage, device_id: int) -> Response:
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
     flash(page, "device_revoked")
-    return page.redirect("/security")
-
-
-@router.post("/security/password", response_class=HTMLResponse)
-def change_password(
-    page: FullPage, current: Text = "", password: Text = "", password2: Text = ""
-) -> Response:
-    if password != password2:
-        error = _("The two new passwords are not the same.", page)
-        return _security(page, 400, error)
-    lang = page.view.data.get("lang")
-    try:
-        users.change_password(page.ctx, page.origin, page.user_id, current, password)
-    except AuthenticationFailed:
-        return _security(page, 401, _("Your password is not correct.", page))
-    except ServiceError as exc:
-        problem = page.problem(exc)
-        return _security(page, problem.status, problem.message)
-    # The service ended every session of the account, this one too (a thief's session
-    # must not survive): the browser that changed it gets a new full session, as the
-    # current password was typed just now.
-    page.session.rotate("full", page.user_id, step_up=True)
-    if isinstance(lang, str):
-        page.session.update(lang=lang)
-    flash(page, "password_changed")
-    return page.redirect("/security")
-
-
-def _(message: str, page: Page) -> str:
-    with i18n.use_locale(page.locale):
-        return i18n.gettext(message)
-
-
-@router.post("/security/language")
-def set_language(page: FullPage, lang: Text = "") -> RedirectResponse:
-    locale = lang if lang in i18n.LOCALES else None
-    users.set_locale(page.ctx, page.user_id, locale)
-    # The session's own pick would hide the setting: the setting is the newer choice.
-    page.session.update(lang=locale)
-    flash(page, "language_saved")
     return page.redirect("/security")
