@@ -25,6 +25,7 @@ __all__ = [
     "Enrolled",
     "Portal",
     "code_at",
+    "create_user",
     "enrol",
     "fresh_code",
     "label_of",
@@ -123,6 +124,18 @@ class Portal:
             page.get_by_role("button", name="Create account").click()
             expect(page).to_have_url(re.compile(r"/login$"))
             expect(page.locator("#notice")).to_contain_text("administrator account is ready")
+
+
+def create_user(admin: Page, username: str, display_name: str) -> int:
+    """As a logged-in administrator, create an account; return its id."""
+    admin.goto("/admin/users/new")
+    admin.get_by_label("Username").fill(username)
+    admin.get_by_label("Display name").fill(display_name)
+    admin.get_by_label("E-mail").fill(f"{username}@example.org")
+    admin.get_by_label("Initial password").fill(PASSWORD)
+    admin.locator("#new-user-submit").click()
+    expect(admin.locator("#subject-username")).to_have_text(username)
+    return int(admin.url.rstrip("/").rsplit("/", 1)[1])
 
 
 def log_in(page: Page, username: str, password: str = PASSWORD) -> None:

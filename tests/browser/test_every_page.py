@@ -30,6 +30,7 @@ from .support import (
     PERIOD,
     Portal,
     code_at,
+    create_user,
     enrol,
     log_in,
 )
@@ -97,17 +98,6 @@ def _new_page(portal: Portal) -> Page:
     return ctx.new_page()
 
 
-def _create_user(admin: Page, username: str, display_name: str) -> int:
-    admin.goto("/admin/users/new")
-    admin.get_by_label("Username").fill(username)
-    admin.get_by_label("Display name").fill(display_name)
-    admin.get_by_label("E-mail").fill(f"{username}@example.org")
-    admin.get_by_label("Initial password").fill(PASSWORD)
-    admin.locator("#new-user-submit").click()
-    expect(admin.locator("#subject-username")).to_have_text(username)
-    return int(admin.url.rstrip("/").rsplit("/", 1)[1])
-
-
 @pytest.fixture(scope="module")
 def walk(portal: Portal) -> Iterator[Walk]:
     """An admin; "noor" with two authenticators and a trusted device; "sam" without 2FA."""
@@ -116,8 +106,8 @@ def walk(portal: Portal) -> Iterator[Walk]:
     found = Walk(portal, admin, user, half, anonymous)
     try:
         log_in(admin, ADMIN)
-        found.ids[USER] = _create_user(admin, USER, "Noor Haddad")
-        found.ids[PLAIN] = _create_user(admin, PLAIN, "")
+        found.ids[USER] = create_user(admin, USER, "Noor Haddad")
+        found.ids[PLAIN] = create_user(admin, PLAIN, "")
 
         log_in(user, USER)
         phone = enrol(user, "Phone", "pages-setup-phone", first=True)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from web_pages_support import BROWSER_UA, OPERATOR, PASSWORD, Portal, portal, text_of
+from web_pages_support import OPERATOR, PASSWORD, Portal, other_browser, portal, text_of
 
 from otpgate.service import audit, login
 from otpgate.service.errors import AuthenticationFailed
@@ -21,17 +19,6 @@ NEW = "a brand new passphrase"
 def web(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
     with portal(engine, tmp_path) as harness:
         yield harness
-
-
-@contextmanager
-def other_browser(web: Portal) -> Iterator[Portal]:
-    """A second browser on the same portal (its own cookies), at the same clock."""
-    with TestClient(
-        web.app, base_url="http://testserver", follow_redirects=False,
-        headers={"User-Agent": BROWSER_UA},
-    ) as client:
-        yield Portal(client=client, ctx=web.ctx, clock=web.clock, app=web.app,
-                     secrets=web.secrets)
 
 
 def password_works(web: Portal, username: str, password: str) -> bool:

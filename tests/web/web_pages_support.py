@@ -36,6 +36,7 @@ __all__ = [
     "T0",
     "Portal",
     "csrf_of",
+    "other_browser",
     "portal",
     "secret_on_page",
 ]
@@ -161,3 +162,14 @@ def portal(engine: Engine, home: Path, **overrides: Any) -> Iterator[Portal]:
         headers={"User-Agent": BROWSER_UA},
     ) as client:
         yield Portal(client=client, ctx=ctx, clock=clock, app=app)
+
+
+@contextmanager
+def other_browser(web: Portal) -> Iterator[Portal]:
+    """A second browser on the same portal (its own cookies), at the same clock."""
+    with TestClient(
+        web.app, base_url="http://testserver", follow_redirects=False,
+        headers={"User-Agent": BROWSER_UA},
+    ) as client:
+        yield Portal(client=client, ctx=web.ctx, clock=web.clock, app=web.app,
+                     secrets=web.secrets)
