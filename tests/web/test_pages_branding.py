@@ -13,7 +13,8 @@ from web_pages_support import Portal, portal
 from otpgate.config import ConfigError, Settings
 from otpgate.otp import qr_png
 
-SVG = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10"/></svg>'
+SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+       b'<rect width="10" height="10"/></svg>')
 
 
 @pytest.fixture

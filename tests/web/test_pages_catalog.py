@@ -42,7 +42,7 @@ def test_french_uses_one_term_for_2fa_and_typographic_apostrophes() -> None:
         if message.id:
             forms = message.string if isinstance(message.string, tuple) else (message.string,)
             texts[message.id if isinstance(message.id, str) else message.id[0]] = forms
-    joined = "\n".join(form for forms in texts.values() for form in forms)
+    joined = "\n".join(str(form) for forms in texts.values() for form in forms if form)
     assert "'" not in joined
     assert "deux facteurs" not in joined and "A2F" not in joined
     assert texts["From"] == ("Origine",)
