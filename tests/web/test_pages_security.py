@@ -290,7 +290,7 @@ def test_home_shows_status_and_links_to_security(web: Portal) -> None:
     web.enrolled("lou")
     web.full_login("lou")
     html = web.get("/").text
-    assert '<dd id="who">lou</dd>' in html
+    assert '<dd id="who" translate="no">lou</dd>' in html
     assert 'id="twofa-status"><span class="badge on">' in html
     assert 'href="/security"' in html
 
