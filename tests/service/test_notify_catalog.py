@@ -29,7 +29,7 @@ def test_compiled_mail_catalog_matches_the_sources() -> None:
 
 
 def test_french_e_mails_use_typographic_apostrophes() -> None:
-    """Like the pages: ’ (U+2019), never the typewriter apostrophe, in French e-mails."""
+    """Like the pages: the apostrophe U+2019, never the typewriter one, in French e-mails."""
     with PO.open("rb") as f:
         catalog = read_po(f, locale="fr")
     for message in catalog:
