@@ -101,6 +101,11 @@ class Page:
     def now(self) -> datetime:
         return self.ctx.now_dt()
 
+    def translate(self, message: str) -> str:
+        """``message`` in the page's language."""
+        with i18n.use_locale(self.locale):
+            return i18n.gettext(message)
+
     def problem(self, exc: BaseException, *, single_use: bool = False) -> Problem:
         with i18n.use_locale(self.locale):
             return describe(exc, self.now(), single_use=single_use)

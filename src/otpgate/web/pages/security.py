@@ -13,9 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from otpgate.service import audit, devices, enrolment, login, recovery, resync
 from otpgate.service.errors import AuthenticationFailed, ServiceError, StepUpRequired
-from otpgate.web import forward_auth, i18n, shown_codes
+from otpgate.web import forward_auth, shown_codes
 from otpgate.web.deps import Page, csrf_guard, enrol_page, full_page, safe_next
 from otpgate.web.flash import flash, take_flash
+from otpgate.web.i18n import N_
 
 __all__ = ["router", "step_up"]
 
@@ -83,8 +84,7 @@ def step_up_submit(
         at = login.verify_step_up(page.ctx, page.origin, page.user_id, password)
     except AuthenticationFailed:
         # The account is known here: only the password can be wrong.
-        with i18n.use_locale(page.locale):
-            message = i18n.gettext("Your password is not correct.")
+        message = page.translate(N_("Your password is not correct."))
         return page.render("step_up.html", 401, next=back, field_error=message)
     except ServiceError as exc:
         return page.render_problem("step_up.html", exc, next=back)

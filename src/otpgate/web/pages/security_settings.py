@@ -21,6 +21,7 @@ from otpgate.service.views import CredentialView
 from otpgate.web import i18n
 from otpgate.web.deps import Page, csrf_guard, full_page
 from otpgate.web.flash import flash
+from otpgate.web.i18n import N_
 from otpgate.web.pages.security import step_up
 
 __all__ = ["router"]
@@ -31,16 +32,11 @@ FullPage = Annotated[Page, Depends(full_page)]
 Text = Annotated[str, Form(max_length=2000)]
 
 
-def _(message: str, page: Page) -> str:
-    with i18n.use_locale(page.locale):
-        return i18n.gettext(message)
-
-
 def _field_problem(page: Page, exc: ServiceError, field: str) -> dict[str, Any]:
     """Template values that put the error's message next to ``field`` (or on top)."""
     problem = page.problem(exc)
     if isinstance(exc, AuthenticationFailed):
-        return {"status": 401, "field_error": _("Your password is not correct.", page),
+        return {"status": 401, "field_error": page.translate(N_("Your password is not correct.")),
                 "error_field": "password"}
     if isinstance(exc, CodeRejected):
         return {"status": problem.status, "field_error": problem.message, "error_field": "code"}
@@ -135,14 +131,15 @@ def change_password(
     page: FullPage, current: Text = "", password: Text = "", password2: Text = ""
 ) -> Response:
     if password != password2:
+        message = page.translate(N_("The two new passwords are not the same."))
         return page.render("security/password.html", 400, error_field="password2",
-                           field_error=_("The two new passwords are not the same.", page))
+                           field_error=message)
     lang = page.view.data.get("lang")
     try:
         users.change_password(page.ctx, page.origin, page.user_id, current, password)
     except AuthenticationFailed:
         return page.render("security/password.html", 401, error_field="current",
-                           field_error=_("Your password is not correct.", page))
+                           field_error=page.translate(N_("Your password is not correct.")))
     except ServiceError as exc:
         return page.render_problem("security/password.html", exc)
     # The service ended every session of the account, this one too (a thief's session
