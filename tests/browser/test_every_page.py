@@ -189,6 +189,14 @@ def _remove_with_a_wrong_code(walk: Walk) -> None:
     expect(page.locator("#code-error")).to_be_visible()
 
 
+def _wrong_step_up_password(walk: Walk) -> None:
+    page = walk.user
+    page.goto("/security/step-up?next=/security")
+    page.locator("#password").fill("not the password")
+    page.locator("#step-up-submit").click()
+    expect(page.locator("#password-error")).to_be_visible()
+
+
 @dataclass(frozen=True)
 class Visit:
     name: str
@@ -216,6 +224,7 @@ VISITS = [
     Visit("new-codes", "user", "/security/recovery-codes"),
     Visit("codes-shown", "user", "/security/recovery-codes/show", _regenerate),
     Visit("step-up", "user", "/security/step-up?next=/security"),
+    Visit("step-up-refused", "user", "", _wrong_step_up_password),
     Visit("enable", "user", "/security/enable", _step_up_fresh),
     Visit("admin-home", "admin", "/"),
     Visit("admin-security", "admin", "/security"),
