@@ -13,6 +13,7 @@ from datetime import datetime
 from otpgate.web.i18n import N_, gettext
 
 __all__ = [
+    "DETAIL_LABELS",
     "EVENT_LABELS",
     "detail_items",
     "event_label",
@@ -63,7 +64,7 @@ _SOURCES = {
     "ssh": N_("SSH"),
 }
 
-_DETAIL_KEYS = {
+DETAIL_LABELS = {
     "attempt": N_("Attempt"),
     "by_admin": N_("By an administrator"),
     "cancelled": N_("Earlier codes cancelled"),
@@ -183,7 +184,7 @@ def _as_typed(key: str, value: object) -> bool:
 
 
 def _key_label(key: str) -> str:
-    label = _DETAIL_KEYS.get(key)
+    label = DETAIL_LABELS.get(key)
     return gettext(label) if label else key.replace("_", " ")
 
 
