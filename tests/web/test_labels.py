@@ -13,21 +13,28 @@ from otpgate.web.labels import DETAIL_LABELS, detail_items
 SERVICE = Path(otpgate.service.__file__).parent
 
 
+def _names_detail(node: ast.AST) -> bool:
+    """``detail=…`` (a keyword argument) or ``detail = …`` (an assignment)."""
+    if isinstance(node, ast.keyword):
+        return node.arg == "detail"
+    return isinstance(node, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == "detail" for t in node.targets
+    )
+
+
 def _detail_keys_written() -> set[str]:
     """Keys of the ``detail`` dictionaries in the service's source (literal keys)."""
     keys: set[str] = set()
     for path in SERVICE.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            value: ast.expr | None = None
-            if (isinstance(node, ast.keyword) and node.arg == "detail") or (isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == "detail" for t in node.targets
-            )):
-                value = node.value
+            if isinstance(node, ast.keyword | ast.Assign) and _names_detail(node):
+                if isinstance(node.value, ast.Dict):
+                    keys.update(
+                        str(k.value) for k in node.value.keys if isinstance(k, ast.Constant)
+                    )
             elif (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
                   and node.value.id == "detail" and isinstance(node.slice, ast.Constant)):
                 keys.add(str(node.slice.value))
-            if isinstance(value, ast.Dict):
-                keys.update(str(k.value) for k in value.keys if isinstance(k, ast.Constant))
     return keys
 
 
