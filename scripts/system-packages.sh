@@ -3,9 +3,10 @@
 # missing (those tests then skip with that reason, except under CI=true).
 set -euo pipefail
 # systemd: only for `systemd-analyze verify` of the shipped units (no systemd needs to run);
-# postgresql: its client programs (pg_dump, pg_restore) and server ones (throw-away clusters).
+# postgresql: its client programs (pg_dump, pg_restore) and server ones (throw-away clusters);
+# npm: installs axe-core for the accessibility checks of the browser tests.
 packages=(oathtool zbar-tools chromium nginx openssh-server pamtester libpam0g-dev gcc systemd
-          postgresql)
+          postgresql npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

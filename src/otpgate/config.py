@@ -121,6 +121,11 @@ class Settings:
     # subdomain); empty = host-only cookie. Protected sites: a TOML file (see sites.py).
     cookie_domain: str = ""
     sites_file: Path | None = None
+    # Branding of the portal's pages: the name in the header and title, an accent colour
+    # (#rrggbb, at least 4.5:1 against white) and a logo (SVG or PNG file).
+    product_name: str = "otpgate"
+    accent_color: str = ""
+    logo_file: Path | None = None
     # Security e-mails: off unless a host is set. Port 0 = the usual port of the mode
     # (25 none, 587 starttls, 465 tls).
     smtp_host: str = ""
@@ -210,6 +215,7 @@ class Settings:
             audit_retention_days=_retention_days(e, "OTPGATE_AUDIT_RETENTION_DAYS"),
             metrics_token=_metrics_token(e),
             **_smtp(e),
+            **_branding(e),
         )
 
 
@@ -262,3 +268,65 @@ def _smtp(env: Mapping[str, str]) -> dict[str, Any]:
         "smtp_from": sender,
         "smtp_timeout": _int(env, "OTPGATE_SMTP_TIMEOUT", 10, 1),
     }
+
+
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+#: WCAG AA for normal text: the accent is used for links on white and under white text.
+MIN_ACCENT_CONTRAST = 4.5
+_LOGO_MAX_BYTES = 256 * 1024
+
+
+def _branding(env: Mapping[str, str]) -> dict[str, Any]:
+    name = _str(env, "OTPGATE_PRODUCT_NAME", "otpgate")
+    if len(name) > 60 or any(ord(c) < 0x20 for c in name):
+        raise ConfigError("OTPGATE_PRODUCT_NAME must be at most 60 characters, on one line")
+    colour = _str(env, "OTPGATE_ACCENT_COLOR", "")
+    if colour:
+        if not _COLOUR.fullmatch(colour):
+            raise ConfigError(f"OTPGATE_ACCENT_COLOR must be a colour like #1f5fbf, got {colour!r}")
+        ratio = contrast_with_white(colour)
+        if ratio < MIN_ACCENT_CONTRAST:
+            raise ConfigError(
+                f"OTPGATE_ACCENT_COLOR {colour} has a contrast of {ratio:.1f}:1 against white; "
+                f"links and buttons need at least {MIN_ACCENT_CONTRAST}:1: choose a darker colour"
+            )
+        colour = colour.lower()
+    logo = _path(env, "OTPGATE_LOGO_FILE")
+    if logo is not None:
+        logo_type(logo)
+    return {"product_name": name, "accent_color": colour, "logo_file": logo}
+
+
+def contrast_with_white(colour: str) -> float:
+    """WCAG contrast ratio of ``#rrggbb`` against white (1 to 21)."""
+
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+    return 1.05 / (luminance + 0.05)
+
+
+_SVG_FORBIDDEN = re.compile(rb"<script|<foreignobject|\bon[a-z]+\s*=|javascript:|<!entity",
+                            re.IGNORECASE)
+
+
+def logo_type(path: Path) -> str:
+    """The content type of a usable logo file (PNG or a script-free SVG), else ConfigError."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"OTPGATE_LOGO_FILE cannot be read: {exc.strerror}") from None
+    if len(data) > _LOGO_MAX_BYTES:
+        raise ConfigError(f"OTPGATE_LOGO_FILE must be at most {_LOGO_MAX_BYTES // 1024} KiB")
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    head = data[:1024].lstrip().lower()
+    if (head.startswith((b"<svg", b"<?xml")) and b"<svg" in data.lower()
+            and not _SVG_FORBIDDEN.search(data)):
+        return "image/svg+xml"
+    raise ConfigError(
+        "OTPGATE_LOGO_FILE must be a PNG image or an SVG image without scripts or event handlers"
+    )

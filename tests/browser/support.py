@@ -27,6 +27,7 @@ __all__ = [
     "Portal",
     "code_at",
     "confirm_with_step_up",
+    "create_user",
     "enrol",
     "fresh_code",
     "label_of",
@@ -109,10 +110,14 @@ class Portal:
         code, self.admin_step = fresh_code(self.admin_secret, self.admin_step)
         return code
 
-    def context(self, *, locale: str = "en-GB") -> BrowserContext:
-        """A fresh browser profile (own cookies) whose Accept-Language follows ``locale``."""
+    def context(self, *, locale: str = "en-GB", bypass_csp: bool = False) -> BrowserContext:
+        """A fresh browser profile (own cookies) whose Accept-Language follows ``locale``.
+
+        ``bypass_csp`` lets a test inject a checking script (axe-core) into the pages.
+        """
         ctx = self.browser.new_context(
-            base_url=self.base_url, locale=locale, viewport={"width": 1000, "height": 800}
+            base_url=self.base_url, locale=locale, viewport={"width": 1000, "height": 800},
+            bypass_csp=bypass_csp,
         )
         ctx.set_default_timeout(_TIMEOUT_MS)
         return ctx
@@ -146,6 +151,18 @@ class Portal:
             expect(page.locator("#twofa-status")).to_have_text("On")
             expect(page.locator("#nav-admin")).to_be_visible()
             self.admin_secret, self.admin_step = secret, int(now // PERIOD)
+
+
+def create_user(admin: Page, username: str, display_name: str) -> int:
+    """As a logged-in administrator, create an account; return its id."""
+    admin.goto("/admin/users/new")
+    admin.get_by_label("Username").fill(username)
+    admin.get_by_label("Display name").fill(display_name)
+    admin.get_by_label("E-mail").fill(f"{username}@example.org")
+    admin.get_by_label("Initial password").fill(PASSWORD)
+    admin.locator("#new-user-submit").click()
+    expect(admin.locator("#subject-username")).to_have_text(username)
+    return int(admin.url.rstrip("/").rsplit("/", 1)[1])
 
 
 def log_in(page: Page, username: str, password: str = PASSWORD) -> None:

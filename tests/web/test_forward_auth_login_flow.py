@@ -126,8 +126,8 @@ def test_enrolment_required_by_policy_ends_at_the_return_url(web: Portal) -> Non
     login_with_rd(web, ERP)
     assert web.login("erin").headers["location"] == "/security/enable"
     done = enable_2fa(web)
-    assert done.status_code == 200
-    assert f'href="{ERP.replace("&", "&amp;")}" id="codes-done"' in done.text
+    assert done.status_code == 303
+    assert _saved_codes_lead_to(web, done) == ERP
     web.clock.advance(30)
     assert verify(web, ERP).status_code == 200
 
@@ -165,5 +165,15 @@ def test_from_2fa_required_through_enrolment_back_to_the_site(web: Portal) -> No
     location = verify(web, ERP).headers["location"]
     assert web.get(location.removeprefix("https://auth.example.com")).status_code == 200
     done = enable_2fa(web)
-    assert f'href="{ERP.replace("&", "&amp;")}" id="codes-done"' in done.text
+    assert _saved_codes_lead_to(web, done) == ERP
     assert verify(web, ERP).status_code == 200
+
+
+def _saved_codes_lead_to(web: Portal, done: httpx.Response) -> str:
+    """Where "I have saved them", on the recovery codes page, sends the browser."""
+    shown = web.get(done.headers["location"])
+    assert shown.status_code == 200 and 'id="recovery-codes"' in shown.text
+    saved = web.client.post("/security/recovery-codes/saved",
+                            data={"csrf_token": csrf_of(shown.text)})
+    assert saved.status_code == 303
+    return str(saved.headers["location"])

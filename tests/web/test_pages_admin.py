@@ -19,6 +19,7 @@ from web_pages_support import (
     Portal,
     csrf_of,
     hidden_fields,
+    other_browser,
     portal,
     secret_on_page,
     text_of,
@@ -156,7 +157,8 @@ def test_policy_requires_2fa_and_sends_users_to_enrolment(web: Portal) -> None:
     }
     before = web.session_id
     done = web.client.post("/security/enable", data=form)
-    assert done.status_code == 200
+    assert done.status_code == 303
+    assert web.get(done.headers["location"]).status_code == 200  # the recovery codes
     assert web.session_id != before
     assert web.get("/").status_code == 200
 
@@ -265,3 +267,39 @@ def test_event_kinds_are_shown_in_words_in_french(web: Portal) -> None:
     web.submit("/", "/lang", {"lang": "fr", "next": "/admin/audit"})
     text = text_of(web.get("/admin/audit").text)
     assert "Compte créé" in text and "user.created" in text
+
+
+def test_user_page_offers_only_the_actions_that_apply(web: Portal) -> None:
+    """No "Reset 2FA" while 2FA is off, no "Unlock" while the account is not locked."""
+    web.user("root", admin=True)
+    plain = web.user("plain")
+    enrolled, _ = web.enrolled("guarded")
+    web.full_login("root")
+    page = text_of(web.get(f"/admin/users/{plain.id}").text)
+    html = web.get(f"/admin/users/{plain.id}").text
+    assert 'id="reset-form"' not in html and "Reset two-factor authentication" not in page
+    assert 'id="unlock-submit"' not in html
+    assert 'id="deactivate-submit"' in html and "Deactivate the account" in page
+    assert 'id="reset-form"' in web.get(f"/admin/users/{enrolled.id}").text
+    with other_browser(web) as stranger:
+        for _ in range(12):  # wrong passwords until the account is locked
+            stranger.login("plain", "not the password at all")
+    locked = web.get(f"/admin/users/{plain.id}").text
+    assert 'id="unlock-submit"' in locked and "Unlock the account" in text_of(locked)
+
+
+def test_audit_page_names_events_and_details_in_words(web: Portal) -> None:
+    """The audit page shows event names and detail labels in words (code in small print);
+    the event filter lists names, not codes."""
+    web.user("root", admin=True)
+    web.enrolled("dana")
+    web.full_login("root")
+    html = web.get("/admin/audit?user=root").text
+    text = text_of(html)
+    assert "Must set up two-factor authentication : no" in text  # label, value
+    assert "must_enrol" not in text and "False" not in text
+    assert '<code class="kind" translate="no">login.password_ok</code>' in html
+    options = re.findall(r'<option value="([^"]+)"[^>]*>([^<]+)</option>', html)
+    assert ("2fa.reset", "Two-factor authentication reset by an administrator") in options
+    assert all(code != label for code, label in options)
+    assert "(2fa.reset)" not in html

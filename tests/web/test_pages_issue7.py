@@ -43,20 +43,22 @@ def test_rename_and_remove_the_last_with_password_and_code(web: Portal) -> None:
     user, _ = web.enrolled("amy")
     web.full_login("amy")
     [cred] = enrolment.list_credentials(web.ctx, user.id)
-    renamed = web.submit("/security", f"/security/authenticators/{cred.id}/rename",
-                         {"name": "Old Pixel"})
+    manage = f"/security/authenticators/{cred.id}"
+    renamed = web.submit(manage, f"{manage}/rename", {"name": "Old Pixel"})
     assert renamed.status_code == 303
     page = web.get("/security")
     assert "Old Pixel" in text_of(page.text) and "renamed" in text_of(page.text)
-    assert 'name="password"' in page.text.split(f"/authenticators/{cred.id}/remove")[1]
-    wrong = web.submit("/security", f"/security/authenticators/{cred.id}/remove",
+    assert 'name="password"' in web.get(manage).text.split(f"{manage}/remove")[1]
+    wrong = web.submit(manage, f"{manage}/remove",
                        {"password": "wrong password!", "code": web.code("amy")})
     assert wrong.status_code == 401
-    no_password = web.submit("/security", f"/security/authenticators/{cred.id}/remove",
-                             {"code": web.code("amy")})
+    # Said next to the password field, naming the password only.
+    assert 'id="password-error"' in wrong.text
+    assert "Your password is not correct." in text_of(wrong.text)
+    no_password = web.submit(manage, f"{manage}/remove", {"code": web.code("amy")})
     assert no_password.status_code in (303, 403)  # step-up page, or the last-one message
     assert enrolment.list_credentials(web.ctx, user.id)
-    removed = web.submit("/security", f"/security/authenticators/{cred.id}/remove",
+    removed = web.submit(manage, f"{manage}/remove",
                          {"password": PASSWORD, "code": web.code("amy")})
     assert removed.status_code == 303
     assert enrolment.list_credentials(web.ctx, user.id) == []
@@ -74,7 +76,8 @@ def test_removing_one_of_two_refuses_its_own_code(web: Portal) -> None:
     step = web.get(page.headers["location"])
     web.client.post("/security/step-up", data={"csrf_token": csrf_of(step.text),
                                                "password": PASSWORD, "next": "/security"})
-    own = web.submit("/security", f"/security/authenticators/{pending.credential_id}/remove",
+    own = web.submit(f"/security/authenticators/{pending.credential_id}",
+                     f"/security/authenticators/{pending.credential_id}/remove",
                      {"code": web.code_for(pending.secret_b32)})
     assert own.status_code == 401
     assert len(enrolment.list_credentials(web.ctx, user.id)) == 2

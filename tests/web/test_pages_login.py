@@ -268,3 +268,14 @@ def test_a_code_two_steps_off_is_refused(web: Portal) -> None:
     response = web.submit("/login/2fa", "/login/2fa",
                           {"code": web.code_for_offset("rosa", -60)})
     assert response.status_code == 401
+
+
+def test_the_code_page_names_the_account_and_asks_phones_for_the_code(web: Portal) -> None:
+    """The code page says which account is logging in; its field is numeric and one-time."""
+    web.enrolled("noor")
+    web.login("noor")
+    html = web.get("/login/2fa").text
+    assert "Logging in as noor" in text_of(html)
+    field = re.search(r'<input type="text" id="code"[^>]*>', html)
+    assert field is not None
+    assert 'inputmode="numeric"' in field[0] and 'autocomplete="one-time-code"' in field[0]

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from web_pages_support import (
-    BROWSER_UA,
     OPERATOR,
     PASSWORD,
     Portal,
     hidden_fields,
+    other_browser,
     portal,
     text_of,
 )
@@ -29,17 +27,6 @@ NEW = "a brand new passphrase"
 def web(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
     with portal(engine, tmp_path) as harness:
         yield harness
-
-
-@contextmanager
-def other_browser(web: Portal) -> Iterator[Portal]:
-    """A second browser on the same portal (its own cookies), at the same clock."""
-    with TestClient(
-        web.app, base_url="http://testserver", follow_redirects=False,
-        headers={"User-Agent": BROWSER_UA},
-    ) as client:
-        yield Portal(client=client, ctx=web.ctx, clock=web.clock, app=web.app,
-                     secrets=web.secrets)
 
 
 def password_works(web: Portal, username: str, password: str) -> bool:
@@ -101,7 +88,8 @@ def test_password_form_in_french(web: Portal) -> None:
     """The French security page labels the password form in French."""
     web.user("ivy", locale="fr")
     web.full_login("ivy")
-    text = text_of(web.get("/security").text)
+    assert "Changer le mot de passe" in text_of(web.get("/security").text)
+    text = text_of(web.get("/security/password").text)
     assert "Mot de passe actuel" in text and "Changer le mot de passe" in text
 
 

@@ -40,8 +40,9 @@ def _enable(web: Portal, name: str = "My phone") -> tuple[str, list[str]]:
     code = str(pyotp.TOTP(secret).at(int(web.clock.now())))
     form = {"csrf_token": csrf_of(page.text), "name": name, "code": code,
             "credential_id": re.search(r'name="credential_id" value="(\d+)"', page.text)[1]}  # type: ignore[index]
-    done = web.client.post("/security/enable", data=form)
-    assert done.status_code == 200, text_of(done.text)
+    posted = web.client.post("/security/enable", data=form)
+    assert posted.status_code == 303, text_of(posted.text)
+    done = web.get(posted.headers["location"])
     codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", done.text)
     return secret, codes
 
@@ -80,15 +81,27 @@ def test_enrolment_with_a_pyotp_code_turns_2fa_on_and_shows_recovery_codes_once(
         "name": "My phone",
         "code": str(pyotp.TOTP(secret).at(int(web.clock.now()))),
     }
-    done = web.client.post("/security/enable", data=form)
+    posted = web.client.post("/security/enable", data=form)
+    # Post/redirect/get: the codes are on a page that a reload shows again, unchanged.
+    assert posted.status_code == 303
+    assert posted.headers["location"] == "/security/recovery-codes/show"
+    done = web.get(posted.headers["location"])
     assert done.status_code == 200
     assert done.headers["cache-control"] == "no-store"
     codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", done.text)
     assert len(codes) == web.ctx.settings.recovery_code_count
-    download = re.search(r'download="otpgate-recovery-codes.txt" href="data:text/plain;'
+    download = re.search(r'download="recovery-codes.txt" href="data:text/plain;'
                          r'charset=utf-8,([^"]+)"', done.text)
     assert download and unquote(download[1]).split() == codes
     assert 'id="print-codes"' in done.text
+    reloaded = web.get("/security/recovery-codes/show")
+    assert reloaded.status_code == 200 and 'role="alert"' not in reloaded.text
+    assert re.findall(r"<li><code>([a-z0-9-]+)</code></li>", reloaded.text) == codes
+    saved = web.client.post("/security/recovery-codes/saved",
+                            data={"csrf_token": csrf_of(done.text)})
+    assert saved.status_code == 303 and saved.headers["location"] == "/security"
+    # Once saved, the page shows them no more.
+    assert web.get("/security/recovery-codes/show").headers["location"] == "/security"
     security = web.get("/security")
     assert "My phone" in text_of(security.text)
     assert "recovery codes left" in text_of(security.text)
@@ -148,7 +161,10 @@ def test_step_up_with_a_wrong_password_is_refused(web: Portal) -> None:
               "next": "/security/enable"},
     )
     assert response.status_code == 401
-    assert "Invalid username or password." in text_of(response.text)
+    # The account is known: the message names the password only, next to its field.
+    assert "Your password is not correct." in text_of(response.text)
+    assert "username" not in text_of(response.text).lower()
+    assert 'id="password-error"' in response.text and 'aria-invalid="true"' in response.text
     assert web.get("/security/enable").status_code == 303
 
 
@@ -171,10 +187,12 @@ def test_disable_needs_password_and_code(web: Portal) -> None:
     web.enrolled("gus")
     web.full_login("gus")
     good = web.code("gus")
-    bad = web.submit("/security", "/security/disable",
+    bad = web.submit("/security/disable", "/security/disable",
                      {"password": PASSWORD, "code": f"{(int(good) + 1) % 1_000_000:06d}"})
     assert bad.status_code == 401
-    ok = web.submit("/security", "/security/disable", {"password": PASSWORD, "code": good})
+    assert 'id="code-error"' in bad.text and "That code is not valid" in text_of(bad.text)
+    ok = web.submit("/security/disable", "/security/disable",
+                    {"password": PASSWORD, "code": good})
     assert ok.status_code == 303
     page = web.get("/security")
     assert "Two-factor authentication is off." in text_of(page.text)
@@ -186,12 +204,16 @@ def test_regenerating_recovery_codes_needs_a_step_up_and_replaces_them(web: Port
     """New codes after the password; the old ones stop working."""
     _, old_codes = web.enrolled("hal")
     web.full_login("hal")
-    first = web.submit("/security", "/security/recovery-codes", {})
+    first = web.submit("/security/recovery-codes", "/security/recovery-codes", {})
     assert first.status_code == 303 and first.headers["location"].startswith("/security/step-up")
     page = web.get(first.headers["location"])
-    web.client.post("/security/step-up", data={"csrf_token": csrf_of(page.text),
-                                               "password": PASSWORD, "next": "/security"})
-    done = web.submit("/security", "/security/recovery-codes", {})
+    back = web.client.post("/security/step-up", data={
+        "csrf_token": csrf_of(page.text), "password": PASSWORD,
+        "next": "/security/recovery-codes"})
+    assert back.headers["location"] == "/security/recovery-codes"
+    posted = web.submit("/security/recovery-codes", "/security/recovery-codes", {})
+    assert posted.status_code == 303
+    done = web.get(posted.headers["location"])
     assert done.status_code == 200
     new_codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", done.text)
     assert new_codes and not set(new_codes) & set(old_codes)
@@ -218,13 +240,20 @@ def test_second_authenticator_and_removal(web: Portal) -> None:
     assert added.status_code == 303
     listing = web.get("/security")
     assert "Backup phone" in text_of(listing.text) and "phone" in text_of(listing.text)
-    ids = re.findall(r'/security/authenticators/(\d+)/remove', listing.text)
+    ids = re.findall(r'href="/security/authenticators/(\d+)"', listing.text)
     assert len(ids) == 2
+    # Its own code does not prove another authenticator works: said next to the field.
+    manage = f"/security/authenticators/{ids[-1]}"
+    web.clock.advance(30)  # the confirming code spent the current step
+    own = web.submit(manage, f"{manage}/remove",
+                     {"code": str(pyotp.TOTP(secret).at(int(web.clock.now())))})
+    assert own.status_code == 401
+    assert re.search(r'<p class="field-error" id="code-error" role="alert">'
+                     r'This code comes from the authenticator you are removing', own.text)
     # Removing one needs a code of another: the first phone's.
-    removed = web.client.post(f"/security/authenticators/{ids[-1]}/remove",
-                              data={"csrf_token": csrf_of(listing.text), "code": web.code("ivy")})
+    removed = web.submit(manage, f"{manage}/remove", {"code": web.code("ivy")})
     assert removed.status_code == 303
-    assert len(re.findall(r'/security/authenticators/(\d+)/remove',
+    assert len(re.findall(r'href="/security/authenticators/(\d+)"',
                           web.get("/security").text)) == 1
 
 
@@ -249,7 +278,11 @@ def test_recent_events_of_the_account_are_listed(web: Portal) -> None:
     web.enrolled("kay")
     web.full_login("kay")
     text = text_of(web.get("/security").text)
-    assert "login.ok" in text and "2fa.enabled" in text
+    assert "Logged in" in text and "Two-factor authentication turned on" in text
+    # Words, not the log's codes.
+    assert "login.ok" not in text and "2fa.enabled" not in text
+    everything = text_of(web.get("/security/events").text)
+    assert "Account created" in everything and "user.created" not in everything
 
 
 def test_home_shows_status_and_links_to_security(web: Portal) -> None:
@@ -257,7 +290,7 @@ def test_home_shows_status_and_links_to_security(web: Portal) -> None:
     web.enrolled("lou")
     web.full_login("lou")
     html = web.get("/").text
-    assert '<dd id="who">lou</dd>' in html
+    assert '<dd id="who" translate="no">lou</dd>' in html
     assert 'id="twofa-status"><span class="badge on">' in html
     assert 'href="/security"' in html
 
@@ -266,7 +299,7 @@ def test_language_setting_is_kept_for_the_next_login(web: Portal) -> None:
     """Choosing French on the security page makes later logins French without asking."""
     web.user("max")
     web.full_login("max")
-    web.submit("/security", "/security/language", {"lang": "fr"})
+    web.submit("/security/language", "/security/language", {"lang": "fr"})
     assert "Sécurité" in text_of(web.get("/security").text)
     web.logout()
     web.client.cookies.clear()

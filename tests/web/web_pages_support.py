@@ -38,6 +38,7 @@ __all__ = [
     "Portal",
     "csrf_of",
     "hidden_fields",
+    "other_browser",
     "portal",
     "secret_on_page",
     "sites_portal",
@@ -229,3 +230,11 @@ def sites_portal(engine: Engine, home: Path, sites: str) -> Iterator[Portal]:
     with portal(engine, home, sites_file=sites_file, cookie_domain="example.com") as harness:
         harness.client.base_url = "http://auth.example.com"
         yield harness
+
+
+@contextmanager
+def other_browser(web: Portal) -> Iterator[Portal]:
+    """:meth:`Portal.other_browser` for the length of a ``with`` block (then closed)."""
+    second = web.other_browser()
+    with second.client:
+        yield second

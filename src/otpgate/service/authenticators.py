@@ -24,11 +24,11 @@ from otpgate.service._text import name_text
 from otpgate.service._tx import check_id, load_active_user, unit_of_work
 from otpgate.service.audit import AuditKind, record, replays_audited
 from otpgate.service.errors import (
+    CodeFromRemovedAuthenticator,
     CodeRejected,
     InvalidInput,
     LastAuthenticator,
     NotFound,
-    RejectReason,
     ServiceError,
 )
 from otpgate.service.verification import code_text
@@ -154,9 +154,7 @@ def _remove_one(  # noqa: PLR0917
         return outcome
     if outcome.credential_id == cred.id:
         # Raised, so the transaction rolls back and that code's step stays unused.
-        raise CodeRejected(
-            RejectReason.WRONG, "Enter a code from another authenticator than this one."
-        )
+        raise CodeFromRemovedAuthenticator()
     repo.delete_credential(session, user.id, cred.id)
     record(
         session,

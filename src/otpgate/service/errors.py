@@ -14,6 +14,7 @@ __all__ = [
     "AlreadyEnrolled",
     "AppIgnoredSettings",
     "AuthenticationFailed",
+    "CodeFromRemovedAuthenticator",
     "CodeRejected",
     "CodeReplayed",
     "Conflict",
@@ -95,6 +96,15 @@ class CodeReplayed(CodeRejected):
         self.username = username
         self.detail = detail
         super().__init__(RejectReason.REPLAYED, message)
+
+
+class CodeFromRemovedAuthenticator(CodeRejected):
+    """Removing an authenticator was "proven" with its own code: proof needs another one."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            RejectReason.WRONG, "Enter a code from another authenticator than this one."
+        )
 
 
 _REJECT_MESSAGES = {

@@ -34,7 +34,7 @@ from otpgate.config import Settings
 from otpgate.service.context import Context, Origin, build_context
 from otpgate.service.errors import ServiceError
 from otpgate.store.errors import StoreError
-from otpgate.web import forward_auth, i18n, observe
+from otpgate.web import branding, forward_auth, i18n, observe
 from otpgate.web.deps import locale_for
 from otpgate.web.errors import Problem, Redirect, WebError, describe
 from otpgate.web.headers import SecurityHeadersMiddleware
@@ -46,6 +46,7 @@ from otpgate.web.pages import (
     passkey_login,
     passkeys,
     security,
+    security_settings,
 )
 from otpgate.web.render import render_html
 from otpgate.web.sessions import SessionMiddleware, session_handle
@@ -66,7 +67,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 #: Threads serving sync routes in a server process, and database connections it keeps open.
 REQUEST_THREADS = 8
 # Each has a ``router`` of HTML pages (kept out of the OpenAPI document).
-PAGE_MODULES = (auth, account, security, admin, factors, passkeys, passkey_login)
+PAGE_MODULES = (
+    auth, account, security, security_settings, admin, factors, passkeys, passkey_login,
+)
 
 
 #: Path prefixes answered by the API sub-application.
@@ -112,6 +115,7 @@ def portal_app(ctx: Context) -> FastAPI:
         lifespan=_mail_sender(ctx),
     )
     app.state.ctx = ctx
+    branding.install(app, ctx.settings)
     for module in PAGE_MODULES:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -184,12 +188,14 @@ def app_from_env() -> OtpgateApp:
 
 def _error_page(request: Request, problem: Problem) -> HTMLResponse:
     # Only what was already read: an error page must not fail on the database again.
-    view = session_handle(request).peek()
+    handle = session_handle(request)
+    view = handle.peek()
     locale = locale_for(request, None, view)
     html = render_html(
         "error.html",
         locale,
         {
+            "brand": branding.brand_of(handle.ctx.settings),
             "user": None,
             "level": view.level if view is not None else "anonymous",
             "csrf_token": view.csrf_token if view is not None else "",

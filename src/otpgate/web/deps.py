@@ -23,6 +23,7 @@ from otpgate.service.context import Context, Origin
 from otpgate.service.errors import NotFound, NotPermitted
 from otpgate.service.views import UserView
 from otpgate.web import i18n
+from otpgate.web.branding import brand_of
 from otpgate.web.errors import CsrfRejected, Problem, Redirect, describe
 from otpgate.web.render import render_html
 from otpgate.web.sessions import SessionHandle, session_handle
@@ -100,6 +101,11 @@ class Page:
     def now(self) -> datetime:
         return self.ctx.now_dt()
 
+    def translate(self, message: str) -> str:
+        """``message`` in the page's language."""
+        with i18n.use_locale(self.locale):
+            return i18n.gettext(message)
+
     def problem(self, exc: BaseException, *, single_use: bool = False) -> Problem:
         with i18n.use_locale(self.locale):
             return describe(exc, self.now(), single_use=single_use)
@@ -110,6 +116,7 @@ class Page:
             template,
             self.locale,
             {
+                "brand": brand_of(self.ctx.settings),
                 "user": self.user,
                 "level": view.level if view is not None else "anonymous",
                 "csrf_token": view.csrf_token if view is not None else "",

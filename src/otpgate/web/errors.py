@@ -77,6 +77,11 @@ _PASSKEY_PROBLEMS = {
     svc.PasskeyReason.NOT_ALLOWED: (403, N_("Passkeys cannot be used for this here.")),
 }
 
+_OWN_CODE = N_(
+    "This code comes from the authenticator you are removing. Enter a code from another "
+    "of your authenticators, to show you can still log in without this one."
+)
+
 _APP_IGNORED = N_(
     "Your authenticator app ignored the settings (%(wanted)s) and shows standard codes. "
     "Use an app reported to honour them, such as Aegis, 2FAS or FreeOTP, and scan the QR "
@@ -114,9 +119,7 @@ def describe(exc: BaseException, now: datetime, *, single_use: bool = False) -> 
     ``single_use`` words code errors for recovery and bypass codes.
     """
     if isinstance(exc, svc.CodeRejected):
-        status = 400 if exc.reason is svc.RejectReason.MALFORMED else 401
-        messages = _SINGLE_USE_MESSAGES if single_use else _CODE_MESSAGES
-        return Problem(status, gettext(messages[exc.reason]))
+        return _code_problem(exc, single_use)
     if isinstance(exc, svc.PasskeyRejected):
         status, message = _PASSKEY_PROBLEMS[exc.reason]
         return Problem(status, gettext(message))
@@ -136,6 +139,14 @@ def describe(exc: BaseException, now: datetime, *, single_use: bool = False) -> 
             retry = UNAVAILABLE_RETRY_AFTER if status == 503 else None
             return Problem(status, _with_detail(exc, gettext(message)), retry_after=retry)
     return Problem(500, gettext("Something went wrong. Try again later."))
+
+
+def _code_problem(exc: svc.CodeRejected, single_use: bool) -> Problem:
+    if isinstance(exc, svc.CodeFromRemovedAuthenticator):
+        return Problem(401, gettext(_OWN_CODE))
+    status = 400 if exc.reason is svc.RejectReason.MALFORMED else 401
+    messages = _SINGLE_USE_MESSAGES if single_use else _CODE_MESSAGES
+    return Problem(status, gettext(messages[exc.reason]))
 
 
 def _with_detail(exc: BaseException, text: str) -> str:

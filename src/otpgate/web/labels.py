@@ -1,12 +1,27 @@
-"""Words people read for the audit event kinds (the kinds themselves stay in the log)."""
+"""Words people read for what the audit log stores as codes: event kinds, where an event
+came from, and the keys and values of its details.
+
+The codes stay in the log (and admins may see them in small print); pages show these
+translated labels instead, so no ``login.ok`` or ``must_enrol: False`` reaches a reader.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from otpgate.web.i18n import N_, gettext
 
-__all__ = ["event_label"]
+__all__ = [
+    "DETAIL_LABELS",
+    "EVENT_LABELS",
+    "detail_items",
+    "event_label",
+    "event_options",
+    "source_label",
+]
 
-_EVENTS = {
+EVENT_LABELS = {
     "login.password_ok": N_("Password accepted"),
     "login.password_failed": N_("Wrong password"),
     "login.ok": N_("Logged in"),
@@ -16,6 +31,7 @@ _EVENTS = {
     "2fa.enabled": N_("Two-factor authentication turned on"),
     "2fa.disabled": N_("Two-factor authentication turned off"),
     "2fa.reset": N_("Two-factor authentication reset by an administrator"),
+    "2fa.invited": N_("Invited by e-mail to turn on two-factor authentication"),
     "authenticator.added": N_("Authenticator added"),
     "authenticator.removed": N_("Authenticator removed"),
     "authenticator.renamed": N_("Authenticator renamed"),
@@ -42,14 +58,170 @@ _EVENTS = {
     "policy.changed": N_("Policy changed"),
     "keys.rotated": N_("Encryption keys rotated"),
     "api_token.created": N_("API token created"),
+    "api_token.revoked": N_("API token revoked"),
     "setup.completed": N_("First-run setup completed"),
     "database.backed_up": N_("Database backed up"),
     "database.restored": N_("Database restored from a backup"),
     "audit.purged": N_("Old audit events deleted"),
+    "group.added": N_("Added to a group"),
+    "group.removed": N_("Removed from a group"),
+    "mail.failed": N_("Security e-mail not sent yet (will retry)"),
+    "mail.dead": N_("Security e-mail given up"),
 }
+
+_SOURCES = {
+    "web": N_("Web portal"),
+    "api": N_("API"),
+    "cli": N_("Command line"),
+    "ssh": N_("SSH"),
+}
+
+DETAIL_LABELS = {
+    "attempt": N_("Attempt"),
+    "by_admin": N_("By an administrator"),
+    "cancelled": N_("Earlier codes cancelled"),
+    "count": N_("Number of codes"),
+    "credential": N_("Authenticator"),
+    "credential_id": N_("Authenticator number"),
+    "credentials": N_("Authenticators removed"),
+    "device_id": N_("Device number"),
+    "devices": N_("Trusted devices removed"),
+    "disallow_reuse": N_("Used time steps"),
+    "error": N_("Error"),
+    "expires_at": N_("Expires"),
+    "failures": N_("Failures in a row"),
+    "format": N_("Format"),
+    "from_keys": N_("Previous keys"),
+    "group": N_("Group"),
+    "is_admin": N_("Administrator"),
+    "kind": N_("Type"),
+    "left": N_("Recovery codes left"),
+    "mail_id": N_("E-mail number"),
+    "method": N_("Second factor"),
+    "must_enrol": N_("Must set up two-factor authentication"),
+    "name": N_("Name"),
+    "new": N_("New value"),
+    "note": N_("Identity check"),
+    "old": N_("Previous value"),
+    "period": N_("Code lifetime (seconds)"),
+    "proof": N_("Authenticator used as proof"),
+    "purpose": N_("While"),
+    "rate_limit": N_("Rate limit"),
+    "reason": N_("Reason"),
+    "recovery_codes": N_("Recovery codes removed"),
+    "require_admins": N_("Required for administrators"),
+    "require_all": N_("Required for everyone"),
+    "issuer": N_("Issuer"),
+    "retry_at": N_("Next try"),
+    "rotated": N_("Secrets re-encrypted"),
+    "scopes": N_("Permissions"),
+    "scope": N_("Counted per"),
+    "scratch_codes": N_("Scratch codes"),
+    "second_factor": N_("Second factor needed"),
+    "short_secret": N_("Short secret"),
+    "skipped": N_("Counter steps skipped"),
+    "step": N_("Step"),
+    "throttles": N_("Failure counters cleared"),
+    "to_key": N_("New key"),
+    "token_id": N_("Token number"),
+    "until": N_("Locked until"),
+    "via": N_("How"),
+    "window_size": N_("Window size"),
+}
+
+_DETAIL_VALUES = {
+    "account": N_("account"),
+    "address": N_("account and address"),
+    "bypass": N_("one-time bypass code"),
+    "change_password": N_("changing the password"),
+    "device": N_("trusted device"),
+    "disable_2fa": N_("turning two-factor authentication off"),
+    "hotp": N_("counter-based code (HOTP)"),
+    "import": N_("import"),
+    "login": N_("signing in"),
+    "password": N_("password"),
+    "recovery": N_("recovery code"),
+    "remove_authenticator": N_("removing an authenticator"),
+    "remove_last": N_("last authenticator removed"),
+    "resync": N_("resynchronising"),
+    "scratch": N_("scratch code"),
+    "step_up": N_("confirming the password"),
+    "totp": N_("time-based code (TOTP)"),
+    "unknown_user": N_("unknown username"),
+    "wrong_password": N_("wrong password"),
+}
+
+
+# Details that the log keeps as ISO timestamps.
+_TIMES = frozenset({"until", "expires_at", "retry_at"})
 
 
 def event_label(kind: str) -> str:
     """The translated label of an audit kind; an unknown kind is shown as is."""
-    label = _EVENTS.get(kind)
+    label = EVENT_LABELS.get(kind)
     return gettext(label) if label else kind
+
+
+def event_options(kinds: list[str]) -> list[tuple[str, str]]:
+    """``(kind, label)`` pairs sorted by label, for a list people pick from."""
+    return sorted(((k, event_label(k)) for k in kinds), key=lambda pair: pair[1].casefold())
+
+
+def source_label(source: str) -> str:
+    """Where an event came from (portal, API, command line, SSH), in words."""
+    label = _SOURCES.get(source)
+    return gettext(label) if label else source
+
+
+def detail_items(
+    detail: dict[str, object], when: Callable[[datetime | None], str]
+) -> list[tuple[str, str, bool]]:
+    """``(label, value, as_typed)`` for each detail, in label order, values in words.
+
+    ``as_typed`` marks values shown as someone typed them (a name, a note), which pages
+    do not translate. ``when`` formats the timestamps the log keeps as ISO text.
+    """
+    items = [
+        (_key_label(key), _value_text(key, value, when), _as_typed(key, value))
+        for key, value in detail.items()
+    ]
+    return sorted(items)
+
+
+def _as_typed(key: str, value: object) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_as_typed(key, v) for v in value)
+    return (isinstance(value, str) and value not in _DETAIL_VALUES
+            and key not in _TIMES)
+
+
+def _key_label(key: str) -> str:
+    label = DETAIL_LABELS.get(key)
+    return gettext(label) if label else key.replace("_", " ")
+
+
+def _value_text(key: str, value: object, when: Callable[[datetime | None], str]) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(value, dict):
+        return "; ".join(
+            f"{_key_label(str(k))}: {_value_text(str(k), v, when)}"
+            for k, v in sorted(value.items())
+        )
+    if isinstance(value, list | tuple):
+        return ", ".join(_value_text(key, v, when) for v in value) or "—"
+    if isinstance(value, str):
+        return _string_text(key, value, when)
+    return str(value)
+
+
+def _string_text(key: str, value: str, when: Callable[[datetime | None], str]) -> str:
+    if key in _TIMES:
+        try:
+            return when(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    words = _DETAIL_VALUES.get(value)
+    return gettext(words) if words else value

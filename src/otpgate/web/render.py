@@ -9,8 +9,10 @@ from typing import Any
 from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from otpgate.otp import qr_svg
 from otpgate.web import i18n
-from otpgate.web.labels import event_label
+from otpgate.web.labels import detail_items, event_label, event_options, source_label
+from otpgate.web.useragent import device_label
 
 __all__ = ["TEMPLATE_DIR", "environment", "render_html"]
 
@@ -24,6 +26,15 @@ def _when(value: datetime | None) -> str:
     locale = i18n.current_locale()
     text = format_datetime(value.astimezone(UTC), "medium", tzinfo=UTC, locale=locale)
     return f"{text} UTC"
+
+
+def _qr(uri: str) -> str:
+    """The QR code of ``uri`` as inline SVG, its title in the page's language."""
+    return qr_svg(uri, title=i18n.gettext("QR code to scan with your authenticator app"))
+
+
+def _details(detail: dict[str, object]) -> list[tuple[str, str, bool]]:
+    return detail_items(detail, _when)
 
 
 def _build() -> Environment:
@@ -40,6 +51,11 @@ def _build() -> Environment:
     )
     env.filters["when"] = _when
     env.filters["event_label"] = event_label
+    env.filters["source_label"] = source_label
+    env.filters["event_options"] = event_options
+    env.filters["details"] = _details
+    env.filters["device_label"] = device_label
+    env.filters["qr"] = _qr
     env.globals["LOCALES"] = i18n.LOCALES
     return env
 

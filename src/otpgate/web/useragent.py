@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["device_name"]
+from otpgate.web.i18n import N_, gettext
+
+__all__ = ["device_label", "device_name"]
+
+_UNKNOWN = N_("Unknown browser")
 
 # Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
 _BROWSERS = (
@@ -31,4 +35,16 @@ def device_name(user_agent: str) -> str:
     system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
     if browser and system:
         return f"{browser} on {system}"
-    return browser or system or "Unknown browser"
+    return browser or system or _UNKNOWN
+
+
+def device_label(name: str) -> str:
+    """A stored device name in the page's language ("Chrome on Linux" → "Chrome sous Linux")."""
+    if name == _UNKNOWN:
+        return gettext(_UNKNOWN)
+    browser, on, system = name.partition(" on ")
+    known_browsers = {b for _, b in _BROWSERS}
+    known_systems = {s for _, s in _SYSTEMS}
+    if on and browser in known_browsers and system in known_systems:
+        return gettext("%(browser)s on %(system)s") % {"browser": browser, "system": system}
+    return name

@@ -39,6 +39,8 @@ router = APIRouter(
 AdminPage = Annotated[Page, Depends(admin_page)]
 Text = Annotated[str, Form(max_length=2000)]
 _PAGE_SIZE = 50
+# The account page shows the latest few; the audit page has them all.
+_EVENTS_SHOWN = 8
 
 
 @router.get("")
@@ -121,7 +123,7 @@ def _user_page(page: Page, user_id: int, status: int = 200, error: str | None = 
         subject=subject,
         locked_until=admin.lock_state(page.ctx, user_id),
         credentials=credentials,
-        events=audit.query_audit(page.ctx, username=subject.username, limit=20),
+        events=audit.query_audit(page.ctx, username=subject.username, limit=_EVENTS_SHOWN),
         mail_enabled=page.ctx.settings.smtp_configured,
         bypass_minutes=page.ctx.settings.bypass_code_minutes,
     )

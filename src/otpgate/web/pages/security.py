@@ -1,5 +1,7 @@
-"""Profile → Security: 2FA status, enrolment (after a step-up), recovery codes,
-authenticators, trusted devices, recent events and the language setting."""
+"""Profile → Security: the overview (2FA status, authenticators, recovery codes left,
+trusted devices, a few recent events), all events, the password step-up, enrolment and
+the recovery codes. The actions on one thing each have their own small page
+(:mod:`otpgate.web.pages.security_settings`)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from otpgate.service import admin, audit, devices, enrolment, login, recovery, resync, users
+from otpgate.service import admin, audit, devices, enrolment, login, recovery, resync
 from otpgate.service.errors import AuthenticationFailed, ServiceError, StepUpRequired
-from otpgate.web import forward_auth, i18n
+from otpgate.web import forward_auth, shown_codes
 from otpgate.web.deps import Page, csrf_guard, enrol_page, full_page, safe_next
 from otpgate.web.flash import flash, take_flash
+from otpgate.web.i18n import N_
 from otpgate.web.pages import factors
 
 __all__ = ["after_switch_off", "codes_page", "router", "step_up_redirect"]
@@ -23,10 +26,12 @@ router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 FullPage = Annotated[Page, Depends(full_page)]
 EnrolPage = Annotated[Page, Depends(enrol_page)]
 Text = Annotated[str, Form(max_length=2000)]
-_EVENTS_SHOWN = 15
+_EVENTS_SHOWN = 5
+_EVENTS_LISTED = 100
 
 
 def step_up_redirect(page: Page, back: str) -> RedirectResponse:
+    """Send the browser to the password re-prompt, and back to ``back`` after it."""
     return page.redirect(f"/security/step-up?next={quote(back, safe='/')}")
 
 
@@ -34,6 +39,8 @@ def _security(page: Page, status: int = 200, error: str | None = None) -> HTMLRe
     user_id = page.user_id
     user = page.user
     assert user is not None
+    # Codes not confirmed as saved are not kept once the person is back here.
+    shown_codes.forget(page)
     creds = enrolment.list_credentials(page.ctx, user_id)
     keys = factors.passkey_section(page)
     return page.render(
@@ -46,7 +53,6 @@ def _security(page: Page, status: int = 200, error: str | None = None) -> HTMLRe
         if creds or keys["passkeys"] else None,
         devices=devices.list_devices(page.ctx, user_id),
         events=audit.query_audit(page.ctx, username=user.username, limit=_EVENTS_SHOWN),
-        half_period=min((c.period for c in creds), default=30) / 2,
         drifts={c.id: resync.clock_drift(c) for c in creds},
         **keys,
     )
@@ -58,6 +64,14 @@ def security(page: FullPage) -> HTMLResponse:
     # kept (validated) for the end of the enrolment.
     forward_auth.remember_return_url(page)
     return _security(page)
+
+
+@router.get("/security/events", response_class=HTMLResponse)
+def all_events(page: FullPage) -> HTMLResponse:
+    user = page.user
+    assert user is not None
+    events = audit.query_audit(page.ctx, username=user.username, limit=_EVENTS_LISTED)
+    return page.render("security/events.html", events=events, limit=_EVENTS_LISTED)
 
 
 @router.get("/security/step-up", response_class=HTMLResponse)
@@ -72,6 +86,10 @@ def step_up_submit(
     back = safe_next(next, "/security")
     try:
         at = login.verify_step_up(page.ctx, page.origin, page.user_id, password)
+    except AuthenticationFailed:
+        # The account is known here: only the password can be wrong.
+        message = page.translate(N_("Your password is not correct."))
+        return page.render("step_up.html", 401, next=back, field_error=message)
     except ServiceError as exc:
         return page.render_problem("step_up.html", exc, next=back)
     page.session.record_step_up(at)
@@ -127,28 +145,17 @@ def after_switch_off(page: Page, back: str) -> RedirectResponse:
     return page.redirect(back)
 
 
-def codes_page(
-    page: Page, codes: list[str], *, first: bool, done: str = "/security"
-) -> HTMLResponse:
-    text = "\n".join(codes) + "\n"
+def codes_page(page: Page, codes: list[str], *, first: bool, done: str = "/security") -> Response:
+    """Show new recovery codes by post/redirect/get: a reload shows them again."""
+    shown_codes.keep(page, codes, first=first, done=done)
+    return page.redirect("/security/recovery-codes/show")
+
+
+@router.get("/security/recovery-codes", response_class=HTMLResponse)
+def regenerate_form(page: FullPage) -> HTMLResponse:
     return page.render(
-        "recovery_codes.html", codes=codes, download=quote(text, safe=""), first=first,
-        done=done,
+        "security/new_codes.html", codes_left=recovery.recovery_codes_left(page.ctx, page.user_id)
     )
-
-
-@router.post("/security/disable", response_class=HTMLResponse)
-def disable(
-    page: FullPage, password: Text = "", code: Text = ""
-) -> Response:
-    try:
-        enrolment.disable_2fa(page.ctx, page.origin, page.user_id, password, code,
-                              keep_session=page.view.id_hash)
-    except ServiceError as exc:
-        problem = page.problem(exc)
-        return _security(page, problem.status, problem.message)
-    flash(page, "twofa_disabled")
-    return after_switch_off(page, "/security")
 
 
 @router.post("/security/recovery-codes", response_class=HTMLResponse)
@@ -158,43 +165,33 @@ def regenerate_codes(page: FullPage) -> Response:
             page.ctx, page.origin, page.user_id, step_up_at=page.view.step_up_at
         )
     except StepUpRequired:
-        return step_up_redirect(page, "/security")
+        return step_up_redirect(page, "/security/recovery-codes")
     except ServiceError as exc:
-        problem = page.problem(exc)
-        return _security(page, problem.status, problem.message)
+        return page.render_problem(
+            "security/new_codes.html", exc,
+            codes_left=recovery.recovery_codes_left(page.ctx, page.user_id),
+        )
     return codes_page(page, codes, first=False)
 
 
-@router.post("/security/authenticators/{credential_id}/remove", response_class=HTMLResponse)
-def remove_authenticator(
-    page: FullPage, credential_id: int, code: Text = "", password: Text = ""
-) -> Response:
-    try:
-        # The code proves the user keeps another working authenticator; the last one goes
-        # only with the password and a code, as when turning 2FA off.
-        enrolment.remove_credential(
-            page.ctx, page.origin, page.user_id, credential_id,
-            step_up_at=page.view.step_up_at, code=code or None, password=password or None,
-            keep_session=page.view.id_hash,
-        )
-    except StepUpRequired:
-        return step_up_redirect(page, "/security")
-    except ServiceError as exc:
-        problem = page.problem(exc)
-        return _security(page, problem.status, problem.message)
-    flash(page, "authenticator_removed")
-    return after_switch_off(page, "/security")
+@router.get("/security/recovery-codes/show", response_class=HTMLResponse)
+def show_codes(page: FullPage) -> Response:
+    shown = shown_codes.take(page)
+    if shown is None:
+        # Saved already (or never made): nothing to show again, and nothing went wrong.
+        return page.redirect("/security")
+    text = "\n".join(shown.codes) + "\n"
+    return page.render(
+        "recovery_codes.html", codes=shown.codes, download=quote(text, safe=""),
+        first=shown.first,
+    )
 
 
-@router.post("/security/authenticators/{credential_id}/rename", response_class=HTMLResponse)
-def rename_authenticator(page: FullPage, credential_id: int, name: Text = "") -> Response:
-    try:
-        enrolment.rename_credential(page.ctx, page.origin, page.user_id, credential_id, name)
-    except ServiceError as exc:
-        problem = page.problem(exc)
-        return _security(page, problem.status, problem.message)
-    flash(page, "authenticator_renamed")
-    return page.redirect("/security")
+@router.post("/security/recovery-codes/saved")
+def codes_saved(page: FullPage) -> RedirectResponse:
+    shown = shown_codes.take(page)
+    shown_codes.forget(page)
+    return page.redirect(shown.done if shown is not None else "/security")
 
 
 @router.post("/security/devices/{device_id}/revoke", response_class=HTMLResponse)
@@ -205,42 +202,4 @@ def revoke_device(page: FullPage, device_id: int) -> Response:
         problem = page.problem(exc)
         return _security(page, problem.status, problem.message)
     flash(page, "device_revoked")
-    return page.redirect("/security")
-
-
-@router.post("/security/password", response_class=HTMLResponse)
-def change_password(
-    page: FullPage, current: Text = "", password: Text = "", password2: Text = ""
-) -> Response:
-    if password != password2:
-        error = _("The two new passwords are not the same.", page)
-        return _security(page, 400, error)
-    try:
-        users.change_password(page.ctx, page.origin, page.user_id, current, password,
-                              keep_session=page.view.id_hash)
-    except AuthenticationFailed:
-        return _security(page, 401, _("Your password is not correct.", page))
-    except ServiceError as exc:
-        problem = page.problem(exc)
-        return _security(page, problem.status, problem.message)
-    # The service ended every other session of the account (a thief's must not survive);
-    # this browser keeps its session under a new id, and the current password typed just
-    # now counts as a step-up.
-    page.session.rotate("full", page.user_id, step_up=True)
-    flash(page, "password_changed")
-    return page.redirect("/security")
-
-
-def _(message: str, page: Page) -> str:
-    with i18n.use_locale(page.locale):
-        return i18n.gettext(message)
-
-
-@router.post("/security/language")
-def set_language(page: FullPage, lang: Text = "") -> RedirectResponse:
-    locale = lang if lang in i18n.LOCALES else None
-    users.set_locale(page.ctx, page.user_id, locale)
-    # The session's own pick would hide the setting: the setting is the newer choice.
-    page.session.update(lang=locale)
-    flash(page, "language_saved")
     return page.redirect("/security")
