@@ -127,6 +127,20 @@ DETAIL_LABELS = {
     "until": N_("Locked until"),
     "via": N_("How"),
     "window_size": N_("Window size"),
+    "aaguid": N_("Authenticator model (AAGUID)"),
+    "before": N_("Older than"),
+    "deleted": N_("Deleted"),
+    "file": N_("File"),
+    "forced": N_("Forced"),
+    "last": N_("Last one"),
+    "passkey_id": N_("Passkey number"),
+    "passkeys": N_("Passkeys removed"),
+    "passwordless": N_("Signing in with a passkey alone"),
+    "presented_count": N_("Signature counter presented"),
+    "retention_days": N_("Kept for (days)"),
+    "revision": N_("Schema version"),
+    "sessions": N_("Sessions ended"),
+    "stored_count": N_("Signature counter stored"),
 }
 
 _DETAIL_VALUES = {
@@ -149,11 +163,14 @@ _DETAIL_VALUES = {
     "totp": N_("time-based code (TOTP)"),
     "unknown_user": N_("unknown username"),
     "wrong_password": N_("wrong password"),
+    "passkey": N_("passkey"),
+    "remove_passkey": N_("removing a passkey"),
+    "remove_last_passkey": N_("last passkey removed"),
 }
 
 
 # Details that the log keeps as ISO timestamps.
-_TIMES = frozenset({"until", "expires_at", "retry_at"})
+_TIMES = frozenset({"until", "expires_at", "retry_at", "before"})
 
 
 def event_label(kind: str) -> str:
