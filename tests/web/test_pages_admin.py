@@ -77,8 +77,10 @@ def test_reset_needs_a_note_and_is_in_the_audit_log_with_it(web: Portal) -> None
     web.admin_ready()
     user, _ = web.enrolled("lostphone")
     page = f"/admin/users/{user.id}"
-    short = web.confirmed(page, f"{page}/reset-2fa", {"note": "ok"})
-    assert short.status_code == 400
+    # Refused at once, before any confirmation page.
+    short = web.submit(page, f"{page}/reset-2fa", {"note": "ok"})
+    assert short.status_code == 400 and 'id="confirm-form"' not in short.text
+    assert "at least 10 characters" in text_of(short.text)
     assert 'id="subject-2fa"><span class="badge on">' in short.text
     done = web.confirmed(page, f"{page}/reset-2fa", {"note": NOTE})
     assert done.status_code == 303
