@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from test_api_support import ApiHarness, api_harness
-from web_pages_support import Portal, portal, text_of
+from web_pages_support import Portal, csrf_of, portal, text_of
 
 from db_support import Dump
 from otpgate.service import enrolment
@@ -55,15 +55,19 @@ def test_security_page_refuses_a_name_with_an_override(
 def test_admin_page_refuses_a_note_with_an_escape_sequence(
     web: Portal, dump: Callable[[], Dump]
 ) -> None:
-    """The admin's reset form with a note holding ESC: 400, the message, 2FA still on."""
-    web.user("root", admin=True)
+    """The admin's reset form with a note holding ESC: refused at once (400, the message,
+    no confirmation page), and refused too when posted as if confirmed; 2FA still on."""
+    web.admin_ready()
     user, _ = web.enrolled("amy")
-    web.full_login("root")
     before = _data(dump)
-    page = web.submit(f"/admin/users/{user.id}", f"/admin/users/{user.id}/reset-2fa",
-                      {"note": ESCAPE})
-    assert page.status_code == 400
-    assert "(found U+001B)" in text_of(page.text)
+    page, action = f"/admin/users/{user.id}", f"/admin/users/{user.id}/reset-2fa"
+    refused = web.submit(page, action, {"note": ESCAPE})
+    assert refused.status_code == 400
+    assert "(found U+001B)" in text_of(refused.text)
+    assert 'id="confirm-form"' not in refused.text
+    forged = web.client.post(action, data={"csrf_token": csrf_of(refused.text),
+                                           "note": ESCAPE, "confirmed": "yes"})
+    assert forged.status_code == 400 and "(found U+001B)" in text_of(forged.text)
     assert _data(dump) == before
 
 

@@ -77,8 +77,10 @@ def test_reset_needs_a_note_and_is_in_the_audit_log_with_it(web: Portal) -> None
     web.admin_ready()
     user, _ = web.enrolled("lostphone")
     page = f"/admin/users/{user.id}"
-    short = web.confirmed(page, f"{page}/reset-2fa", {"note": "ok"})
-    assert short.status_code == 400
+    # Refused at once, before any confirmation page.
+    short = web.submit(page, f"{page}/reset-2fa", {"note": "ok"})
+    assert short.status_code == 400 and 'id="confirm-form"' not in short.text
+    assert "at least 10 characters" in text_of(short.text)
     assert 'id="subject-2fa"><span class="badge on">' in short.text
     done = web.confirmed(page, f"{page}/reset-2fa", {"note": NOTE})
     assert done.status_code == 303
@@ -195,7 +197,14 @@ def test_first_run_setup_creates_the_admin_once(web: Portal) -> None:
     assert "administrator account is ready" in text_of(enable.text)
     code = pyotp.TOTP(secret_on_page(enable.text)).at(int(web.clock.now()))
     form = hidden_fields(enable.text) | {"name": "Phone", "code": str(code)}
-    assert web.client.post("/security/enable", data=form).status_code == 200
+    enabled = web.client.post("/security/enable", data=form)
+    # Post/redirect/get: the new recovery codes are on their own page.
+    assert enabled.status_code == 303
+    assert enabled.headers["location"] == "/security/recovery-codes/show"
+    codes = web.get(enabled.headers["location"])
+    assert codes.status_code == 200
+    assert len(re.findall(r"<li><code>([a-z0-9-]+)</code></li>", codes.text)) == (
+        web.ctx.settings.recovery_code_count)
     assert 'id="nav-admin"' in web.get("/").text
     again = web.other_browser().get(f"/setup?token={token}")
     assert again.status_code == 404 and 'id="setup-done"' in again.text
@@ -271,10 +280,9 @@ def test_event_kinds_are_shown_in_words_in_french(web: Portal) -> None:
 
 def test_user_page_offers_only_the_actions_that_apply(web: Portal) -> None:
     """No "Reset 2FA" while 2FA is off, no "Unlock" while the account is not locked."""
-    web.user("root", admin=True)
+    web.admin_ready()
     plain = web.user("plain")
     enrolled, _ = web.enrolled("guarded")
-    web.full_login("root")
     page = text_of(web.get(f"/admin/users/{plain.id}").text)
     html = web.get(f"/admin/users/{plain.id}").text
     assert 'id="reset-form"' not in html and "Reset two-factor authentication" not in page
@@ -291,9 +299,8 @@ def test_user_page_offers_only_the_actions_that_apply(web: Portal) -> None:
 def test_audit_page_names_events_and_details_in_words(web: Portal) -> None:
     """The audit page shows event names and detail labels in words (code in small print);
     the event filter lists names, not codes."""
-    web.user("root", admin=True)
+    web.admin_ready()
     web.enrolled("dana")
-    web.full_login("root")
     html = web.get("/admin/audit?user=root").text
     text = text_of(html)
     assert "Must set up two-factor authentication : no" in text  # label, value

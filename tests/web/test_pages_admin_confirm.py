@@ -168,18 +168,23 @@ def test_an_admin_without_2fa_reaches_no_admin_page_by_default(web: Portal) -> N
 
 
 def test_a_deactivated_account_is_enabled_again_after_confirming(web: Portal) -> None:
-    """The account page of a disabled account offers to enable it; confirming does."""
+    """The account page of a disabled account offers to enable it (and no longer to
+    deactivate it); confirming does."""
     web.admin_ready()
     target = _target(web)
     page = f"/admin/users/{target.id}"
+    assert 'id="reactivate-submit"' not in web.get(page).text
     assert web.confirmed(page, f"{page}/deactivate", {}).status_code == 303
-    assert 'id="reactivate-submit"' in web.get(page).text
+    disabled = web.get(page).text
+    assert 'id="reactivate-submit"' in disabled and 'id="deactivate-submit"' not in disabled
     shown = web.confirm_page(page, f"{page}/reactivate", {})
     assert '<h1 id="confirm-action">Enable the account again</h1>' in shown.text
     assert not users.find_user(web.ctx, "lostphone").is_active
     assert web.confirmed(page, f"{page}/reactivate", {}).status_code == 303
     assert users.find_user(web.ctx, "lostphone").is_active
-    assert "The account can log in again." in text_of(web.get(page).text)
+    enabled = web.get(page).text
+    assert "The account can log in again." in text_of(enabled)
+    assert 'id="deactivate-submit"' in enabled and 'id="reactivate-submit"' not in enabled
 
 
 def test_an_admin_who_turns_2fa_off_is_held_to_enrolment(web: Portal) -> None:

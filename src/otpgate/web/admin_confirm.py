@@ -88,12 +88,18 @@ def run_confirmed(
     ask: Confirmation,
     form: ConfirmFields,
     action: Callable[[datetime | None], _T],
+    *,
+    check: Callable[[], object] | None = None,
 ) -> _T | HTMLResponse:
     """Run ``action(step_up_at)`` once confirmed and stepped up; else the page to show.
 
-    A refused step-up or an expired one shows the page again with the reason; the
-    action's own errors are the caller's to present.
+    ``check`` (the service's own check of the form's input) runs first, so bad input is
+    refused at once rather than after a confirmation it could never pass. A refused
+    step-up or an expired one shows the page again with the reason; the errors of
+    ``check`` and of the action are the caller's to present.
     """
+    if check is not None:
+        check()
     if not form.confirmed:
         return _confirm_page(page, ask)
     if form.password:

@@ -142,15 +142,18 @@ def _confirmed_user_action(  # noqa: PLR0917 - one call per route, keywords read
     fields: dict[str, str],
     run: Callable[[datetime | None], object],
     done: str,
+    *,
+    check: Callable[[], object] | None = None,
 ) -> Response:
     """Confirm ``what`` on the account, run it, then back to the account with notice
-    ``done``; a refusal shows the account page with the reason."""
+    ``done``; a refusal (of ``check`` at once, or of the action) shows the account page
+    with the reason."""
     subject = users.get_user(page.ctx, user_id)
     back = f"/admin/users/{user_id}"
     ask = Confirmation(_(what, page), named(subject), page.request.url.path, back, fields,
                        note_lines(page, fields))
     try:
-        outcome = run_confirmed(page, ask, confirm, run)
+        outcome = run_confirmed(page, ask, confirm, run, check=check)
     except ServiceError as exc:
         problem = page.problem(exc)
         return _user_page(page, user_id, problem.status, problem.message,
@@ -168,7 +171,8 @@ def reset_2fa(page: AdminPage, user_id: int, confirm: ConfirmForm, note: Text = 
                         step_up_at=step_up_at)
 
     return _confirmed_user_action(page, user_id, confirm, N_("Reset two-factor authentication"),
-                                  {"note": note}, run, "twofa_reset")
+                                  {"note": note}, run, "twofa_reset",
+                                  check=lambda: admin.check_identity_note(note))
 
 
 @router.post("/users/invite", response_class=HTMLResponse)

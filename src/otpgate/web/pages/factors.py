@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from otpgate.service import bypass, enrolment, passkey_login, passkeys, resync, users
+from otpgate.service import admin, bypass, enrolment, passkey_login, passkeys, resync, users
 from otpgate.service.errors import ServiceError
 from otpgate.service.views import BypassIssued, SecondFactor
 from otpgate.web import forward_auth, i18n
@@ -126,7 +126,8 @@ def issue_bypass(
                                         step_up_at=step_up_at)
 
     try:
-        issued = run_confirmed(page, ask, confirm, run)
+        issued = run_confirmed(page, ask, confirm, run,
+                               check=lambda: admin.check_identity_note(note))
     except ServiceError as exc:
         return page.render_problem("admin/bypass.html", exc, subject=subject, issued=None,
                                    note=note)
