@@ -60,9 +60,9 @@ def test_removing_a_passkey_is_mailed(
 @pytest.mark.parametrize(
     ("kind", "subject"),
     [
-        (AuditKind.PASSKEY_ADDED, "[otpgate] Une clé d’accès a été ajoutée à votre compte"),
+        (AuditKind.PASSKEY_ADDED, "[otpgate] Une clé d\u2019accès a été ajoutée à votre compte"),
         (AuditKind.PASSKEY_CLONED,
-         "[otpgate] Une copie de votre clé d’accès est peut-être utilisée"),
+         "[otpgate] Une copie de votre clé d\u2019accès est peut-être utilisée"),
     ],
 )
 def test_passkey_events_are_mailed_in_the_users_language(
