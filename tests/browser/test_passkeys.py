@@ -230,13 +230,13 @@ def test_passkey_pages_in_french(story: Story) -> None:
         page.locator("#password").fill(PASSWORD)
         page.locator("#login-submit").click()
         expect(page).to_have_url(TWO_FACTOR)
-        expect(page.locator("#passkey-login")).to_have_text("Utiliser votre clé d'accès")
+        expect(page.locator("#passkey-login")).to_have_text("Utiliser votre clé d\u2019accès")
         page.locator("#passkey-login").click()
         expect(page).to_have_url(HOME)
         page.goto("/security")
-        expect(page.locator("#h-passkeys")).to_have_text("Clés d'accès et clés de sécurité")
+        expect(page.locator("#h-passkeys")).to_have_text("Clés d\u2019accès et clés de sécurité")
         expect(page.locator("#add-passkey")).to_have_text(
-            "Ajouter une clé d'accès ou une clé de sécurité"
+            "Ajouter une clé d\u2019accès ou une clé de sécurité"
         )
         expect(page.locator("#passkeys")).to_contain_text("Clé de sécurité")
     finally:

@@ -78,7 +78,7 @@ def test_passwordless_options_are_refused_in_the_users_language_until_allowed(
     refused = web.client.post("/login/passwordless/options",
                               data={"csrf_token": csrf_of(login.text)}, headers=french)
     assert refused.status_code == 403
-    assert refused.json() == {"error": "Les clés d'accès ne peuvent pas servir à cela ici."}
+    assert refused.json() == {"error": "Les clés d\u2019accès ne peuvent pas servir à cela ici."}
 
 
 def test_passkey_pages_have_no_inline_script(web: Portal) -> None:
