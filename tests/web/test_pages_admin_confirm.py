@@ -61,6 +61,8 @@ def test_the_first_post_only_shows_a_confirmation_naming_the_target(
     assert 'id="step-up-password"' not in shown.text  # the step-up is fresh
     if "note" in form:
         assert f"Identity check (kept in the audit log): {NOTE}" in text_of(shown.text)
+        # the note is shown as typed, marked as not to be translated
+        assert f'<span translate="no">{NOTE}</span>' in shown.text
     assert _has_2fa(web, "lostphone") and users.find_user(web.ctx, "lostphone").is_active
     # the account page is unchanged (nothing but the page views happened)
     assert 'id="subject-2fa"><span class="badge on">' in before

@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Form
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
 
 from otpgate.service import admin_step_up
 from otpgate.service.admin_step_up import StepUpProof
@@ -74,7 +75,10 @@ def note_lines(page: Page, fields: Mapping[str, str]) -> tuple[str, ...]:
     if not note:
         return ()
     with i18n.use_locale(page.locale):
-        return (i18n.gettext("Identity check (kept in the audit log): %(note)s") % {"note": note},)
+        words = i18n.gettext("Identity check (kept in the audit log): %(note)s")
+    # The note stays as the admin typed it: marked so that no translator touches it.
+    typed = Markup('<span translate="no">%s</span>') % note
+    return (escape(words) % {"note": typed},)
 
 
 def named(subject: UserView) -> str:
