@@ -195,7 +195,11 @@ def test_first_run_setup_creates_the_admin_once(web: Portal) -> None:
     assert "administrator account is ready" in text_of(enable.text)
     code = pyotp.TOTP(secret_on_page(enable.text)).at(int(web.clock.now()))
     form = hidden_fields(enable.text) | {"name": "Phone", "code": str(code)}
-    assert web.client.post("/security/enable", data=form).status_code == 200
+    enabled = web.client.post("/security/enable", data=form)
+    # The recovery codes are shown by post/redirect/get.
+    assert enabled.status_code == 303
+    assert enabled.headers["location"] == "/security/recovery-codes/show"
+    assert "Your recovery codes" in text_of(web.get("/security/recovery-codes/show").text)
     assert 'id="nav-admin"' in web.get("/").text
     again = web.other_browser().get(f"/setup?token={token}")
     assert again.status_code == 404 and 'id="setup-done"' in again.text
@@ -271,10 +275,9 @@ def test_event_kinds_are_shown_in_words_in_french(web: Portal) -> None:
 
 def test_user_page_offers_only_the_actions_that_apply(web: Portal) -> None:
     """No "Reset 2FA" while 2FA is off, no "Unlock" while the account is not locked."""
-    web.user("root", admin=True)
+    web.admin_ready()  # 2FA is required of admins
     plain = web.user("plain")
     enrolled, _ = web.enrolled("guarded")
-    web.full_login("root")
     page = text_of(web.get(f"/admin/users/{plain.id}").text)
     html = web.get(f"/admin/users/{plain.id}").text
     assert 'id="reset-form"' not in html and "Reset two-factor authentication" not in page
@@ -291,9 +294,8 @@ def test_user_page_offers_only_the_actions_that_apply(web: Portal) -> None:
 def test_audit_page_names_events_and_details_in_words(web: Portal) -> None:
     """The audit page shows event names and detail labels in words (code in small print);
     the event filter lists names, not codes."""
-    web.user("root", admin=True)
     web.enrolled("dana")
-    web.full_login("root")
+    web.admin_ready()  # 2FA is required of admins
     html = web.get("/admin/audit?user=root").text
     text = text_of(html)
     assert "Must set up two-factor authentication : no" in text  # label, value

@@ -36,7 +36,7 @@ def _in(browser: Portal) -> bool:
     """Whether this browser is still logged in, for the portal and for the proxy (both
     must agree)."""
     home = browser.get("/")
-    proxy = browser.client.get("/auth/verify",
+    proxy = browser.client.get("/auth/verify?site=wiki",
                                headers={"X-Original-URL": "https://wiki.example.com/"})
     assert proxy.status_code in (200, 401), proxy.text
     assert (home.status_code == 200) == (proxy.status_code == 200)
