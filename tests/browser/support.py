@@ -143,7 +143,7 @@ class Portal:
             assert page.locator("#secret").inner_text().replace(" ", "") == secret
             shot(page, f"{shots}-enrol")
             now = time.time()
-            page.get_by_label("Authenticator name").fill("Admin phone")
+            page.get_by_label("Authenticator name").fill("Pixel 8")
             page.get_by_label("Code shown by the app").fill(pyotp.TOTP(secret).at(int(now)))
             page.get_by_role("button", name="Turn on").click()
             expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()

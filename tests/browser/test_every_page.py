@@ -1,4 +1,5 @@
-"""Every page of the portal, as users and administrators see it, in English and French.
+"""Every page of the portal, as users and administrators see it, in English and French:
+the passkey pages and the confirmation pages of admin actions too.
 
 For each page and language, in a real Chromium: nothing scrolls sideways on a 360 or
 390 px phone; axe-core (injected into the page) finds no WCAG 2.1 A/AA violation; no
@@ -23,16 +24,18 @@ from playwright.sync_api import BrowserContext, Page, expect
 from conftest import unavailable
 from otpgate.service.audit import AuditKind
 
+from .passkey_support import VirtualAuthenticator
 from .support import (
-    ADMIN,
     ARTIFACTS,
     PASSWORD,
     PERIOD,
     Portal,
     code_at,
+    confirm_with_step_up,
     create_user,
     enrol,
     log_in,
+    log_in_admin,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -44,6 +47,7 @@ SHOTS = ARTIFACTS / "pages"
 PHONES = (360, 390)
 USER = "noor"
 PLAIN = "sam"
+GONE = "lee"
 
 # The page's own words: text nodes and the attributes people hear or read, except what
 # says it is another language (the "English" button) or not to be translated (names).
@@ -83,13 +87,18 @@ _MACHINE = re.compile(
 
 @dataclass
 class Walk:
-    """The people whose pages are walked, each in a browser profile of their own."""
+    """The people whose pages are walked, each in a browser profile of their own.
+
+    ``asked`` is the administrator in a second browser that never steps up: its
+    confirmation pages always ask for the password and a current code.
+    """
 
     portal: Portal
     admin: Page
     user: Page
     half: Page
     anonymous: Page
+    asked: Page
     ids: dict[str, int] = field(default_factory=dict)
 
 
@@ -99,15 +108,21 @@ def _new_page(portal: Portal) -> Page:
 
 
 @pytest.fixture(scope="module")
-def walk(portal: Portal) -> Iterator[Walk]:
-    """An admin; "noor" with two authenticators and a trusted device; "sam" without 2FA."""
-    pages = [_new_page(portal) for _ in range(4)]
-    admin, user, half, anonymous = pages
-    found = Walk(portal, admin, user, half, anonymous)
+def walk(passkey_portal: tuple[Portal, Path]) -> Iterator[Walk]:
+    """An admin (twice); "noor" with two authenticators, a passkey and a trusted device;
+    "sam" without 2FA; "lee" deactivated; signing in with a passkey alone is allowed (the
+    login page offers it). The portal is reached at ``localhost``, where passkeys work."""
+    portal, _ = passkey_portal
+    pages = [_new_page(portal) for _ in range(5)]
+    admin, user, half, anonymous, asked = pages
+    found = Walk(portal, admin, user, half, anonymous, asked)
     try:
-        log_in(admin, ADMIN)
+        log_in_admin(admin, portal)
         found.ids[USER] = create_user(admin, USER, "Noor Haddad")
         found.ids[PLAIN] = create_user(admin, PLAIN, "")
+        _allow_passwordless(admin, portal)
+        found.ids[GONE] = _deactivated(admin, portal, GONE)
+        log_in_admin(asked, portal)
 
         log_in(user, USER)
         phone = enrol(user, "Phone", "pages-setup-phone", first=True)
@@ -123,14 +138,40 @@ def walk(portal: Portal) -> Iterator[Walk]:
         enrol(user, "Tablet", "pages-setup-tablet", first=False)
         first = user.locator("#authenticators a[id^=manage-authenticator-]").first
         found.ids["phone"] = int(str(first.get_attribute("id")).rsplit("-", 1)[1])
+        found.ids["passkey"] = _add_passkey(user)
         yield found
-        # The other browser tests expect the administrator's pages as the browser asks.
-        admin.goto("/security/language")
-        admin.locator("#language").select_option("")
-        admin.locator("#language-save").click()
     finally:
-        for page in (admin, user, half, found.anonymous):
+        for page in (admin, user, half, found.anonymous, asked):
             page.context.close()
+
+
+def _allow_passwordless(admin: Page, portal: Portal) -> None:
+    admin.goto("/admin/policy")
+    admin.locator("#passwordless").check()
+    admin.locator("#policy-submit").click()
+    confirm_with_step_up(admin, portal)
+    expect(admin.locator("#notice")).to_contain_text("The policy was saved.")
+
+
+def _deactivated(admin: Page, portal: Portal, username: str) -> int:
+    """Create an account and deactivate it (confirmed); return its id."""
+    user_id = create_user(admin, username, "")
+    admin.locator("#deactivate-submit").click()
+    confirm_with_step_up(admin, portal)
+    expect(admin.locator("#subject-status")).to_have_text("Deactivated")
+    return user_id
+
+
+def _add_passkey(page: Page) -> int:
+    """Register a passkey made by Chromium's virtual authenticator; return its id."""
+    VirtualAuthenticator.attach(page.context, page)
+    page.goto("/security/passkeys/add")
+    _step_up(page)
+    page.locator("#passkey-name").fill("YubiKey 5")  # a name, not an English word
+    page.locator("#passkey-add-submit").click()
+    expect(page.locator("#notice")).to_have_text("The passkey was added.")
+    row = page.locator("#passkeys > li").first
+    return int(str(row.get_attribute("id")).rsplit("-", 1)[1])
 
 
 def _set_language(page: Page, locale: str) -> None:
@@ -174,6 +215,7 @@ def _issue_bypass(walk: Walk) -> None:
     page.goto(f"/admin/users/{walk.ids[USER]}")
     page.locator("#bypass-note").fill("Checked her staff badge at the help desk.")
     page.locator("#bypass-submit").click()
+    confirm_with_step_up(page, walk.portal)
     expect(page.locator("#bypass-code")).to_be_visible()
 
 
@@ -195,6 +237,30 @@ def _wrong_step_up_password(walk: Walk) -> None:
     page.locator("#password").fill("not the password")
     page.locator("#step-up-submit").click()
     expect(page.locator("#password-error")).to_be_visible()
+
+
+def _ask_to_reset(walk: Walk) -> None:
+    page = walk.asked
+    page.goto(f"/admin/users/{walk.ids[USER]}")
+    page.locator("#note").fill("She lost her phone; checked her staff badge.")
+    page.locator("#reset-submit").click()
+    expect(page.locator("#step-up-code")).to_be_visible()
+
+
+def _confirm_with_a_wrong_password(walk: Walk) -> None:
+    _ask_to_reset(walk)
+    page = walk.asked
+    page.locator("#step-up-password").fill("not the password")
+    page.locator("#step-up-code").fill("123456")
+    page.locator("#confirm-submit").click()
+    expect(page.locator("#password-error")).to_be_visible()
+
+
+def _ask_to_change_the_policy(walk: Walk) -> None:
+    page = walk.asked
+    page.goto("/admin/policy")
+    page.locator("#policy-submit").click()
+    expect(page.locator("#step-up-code")).to_be_visible()
 
 
 @dataclass(frozen=True)
@@ -226,15 +292,22 @@ VISITS = [
     Visit("step-up", "user", "/security/step-up?next=/security"),
     Visit("step-up-refused", "user", "", _wrong_step_up_password),
     Visit("enable", "user", "/security/enable", _step_up_fresh),
+    Visit("passkey-add", "user", "/security/passkeys/add", _step_up_fresh),
+    Visit("passkey-rename", "user", lambda w: f"/security/passkeys/{w.ids['passkey']}/rename"),
+    Visit("passkey-remove", "user", lambda w: f"/security/passkeys/{w.ids['passkey']}/remove"),
     Visit("admin-home", "admin", "/"),
     Visit("admin-security", "admin", "/security"),
     Visit("admin-users", "admin", "/admin/users"),
     Visit("admin-new-user", "admin", "/admin/users/new"),
     Visit("admin-user-2fa", "admin", lambda w: f"/admin/users/{w.ids[USER]}"),
     Visit("admin-user-plain", "admin", lambda w: f"/admin/users/{w.ids[PLAIN]}"),
+    Visit("admin-user-deactivated", "admin", lambda w: f"/admin/users/{w.ids[GONE]}"),
     Visit("admin-audit", "admin", "/admin/audit"),
     Visit("admin-policy", "admin", "/admin/policy"),
     Visit("admin-bypass-issued", "admin", "", _issue_bypass),
+    Visit("admin-confirm", "asked", "", _ask_to_reset),
+    Visit("admin-confirm-refused", "asked", "", _confirm_with_a_wrong_password),
+    Visit("admin-confirm-policy", "asked", "", _ask_to_change_the_policy),
 ]
 
 _language_of: dict[str, str] = {}
@@ -243,7 +316,7 @@ _language_of: dict[str, str] = {}
 def _page_for(walk: Walk, visit: Visit, locale: str) -> Page:
     page: Page = getattr(walk, visit.who)
     # Noor's own setting also chooses the language of her half-login pages.
-    account = "user" if visit.who == "half" else visit.who
+    account = {"half": "user", "asked": "admin"}.get(visit.who, visit.who)
     if account in {"user", "admin"} and _language_of.get(account) != locale:
         _set_language(getattr(walk, account), locale)
         _language_of[account] = locale

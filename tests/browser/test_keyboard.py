@@ -8,7 +8,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from .support import ADMIN, PASSWORD, PERIOD, Portal, code_at, create_user, enrol, log_in
+from .support import PASSWORD, PERIOD, Portal, code_at, create_user, enrol, log_in, log_in_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,7 +40,7 @@ def test_login_code_and_recovery_code_work_by_keyboard_alone(portal: Portal) -> 
     """Password + code, then password + recovery code, typed and reached with Tab/Enter."""
     with portal.context() as ctx:
         admin = ctx.new_page()
-        log_in(admin, ADMIN)
+        log_in_admin(admin, portal)
         create_user(admin, USER, "Kim Lee")
     with portal.context() as ctx:
         page = ctx.new_page()

@@ -22,12 +22,13 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from .passkey_support import VirtualAuthenticator, audit_rows, otpgate_cli
 from .support import (
-    ADMIN,
     PASSWORD,
     Portal,
+    confirm_with_step_up,
     enrol,
     fresh_code,
     log_in,
+    log_in_admin,
     log_out,
     shot,
     step_up_if_asked,
@@ -105,12 +106,13 @@ def test_register_a_passkey_after_the_password_recheck(story: Story) -> None:
     [cred] = story.key.credentials()
     assert cred["isResidentCredential"] is True and cred["rpId"] == "localhost"
     page.goto("/security")
-    row = page.locator("#passkeys tbody tr")
+    row = page.locator("#passkeys > li")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Work laptop")
     expect(row).to_contain_text("Security key")
     expect(row).to_contain_text("This device only")
-    expect(page.locator("#twofa-status")).to_contain_text("Your passkey is asked at each login.")
+    expect(page.locator("#twofa-status")).to_have_text("On")
+    expect(page.locator("#twofa-how")).to_have_text("Your passkey is asked at each login.")
     expect(page.locator("#codes-left")).to_have_text("10 recovery codes left.")
     shot(page, "passkey-01-security")
     [added] = audit_rows(story.home, USER, "passkey.added")
@@ -199,10 +201,11 @@ def test_passwordless_sign_in_once_the_policy_allows_it(story: Story) -> None:
         expect(page.locator("#passwordless-form")).to_have_count(0)
         with story.portal.context() as admin_ctx:
             admin = admin_ctx.new_page()
-            log_in(admin, ADMIN)
+            log_in_admin(admin, story.portal)
             admin.goto("/admin/policy")
             admin.get_by_label("Allow signing in with a passkey alone").check()
             admin.get_by_role("button", name="Save").click()
+            confirm_with_step_up(admin, story.portal)
             expect(admin.locator("#notice")).to_contain_text("The policy was saved.")
         page.goto("/login")
         shot(page, "passkey-03-login")
@@ -227,13 +230,13 @@ def test_passkey_pages_in_french(story: Story) -> None:
         page.locator("#password").fill(PASSWORD)
         page.locator("#login-submit").click()
         expect(page).to_have_url(TWO_FACTOR)
-        expect(page.locator("#passkey-login")).to_have_text("Utiliser votre clé d'accès")
+        expect(page.locator("#passkey-login")).to_have_text("Utiliser votre clé d\u2019accès")
         page.locator("#passkey-login").click()
         expect(page).to_have_url(HOME)
         page.goto("/security")
-        expect(page.locator("#h-passkeys")).to_have_text("Clés d'accès et clés de sécurité")
+        expect(page.locator("#h-passkeys")).to_have_text("Clés d\u2019accès et clés de sécurité")
         expect(page.locator("#add-passkey")).to_have_text(
-            "Ajouter une clé d'accès ou une clé de sécurité"
+            "Ajouter une clé d\u2019accès ou une clé de sécurité"
         )
         expect(page.locator("#passkeys")).to_contain_text("Clé de sécurité")
     finally:
@@ -252,7 +255,7 @@ def test_removed_passkey_no_longer_signs_in(story: Story) -> None:
         expect(page).to_have_url(HOME)
     phone = enrol(page, "Phone", "passkey-04-enrol", first=False)
     page.goto("/security")
-    [row_id] = [r.get_attribute("id") for r in page.locator("#passkeys tbody tr").all()]
+    [row_id] = [r.get_attribute("id") for r in page.locator("#passkeys > li").all()]
     assert row_id is not None
     page.locator(f"#remove-{row_id}").click()
     step_up_if_asked(page)
@@ -304,7 +307,7 @@ def test_a_passkey_is_removed_with_another_passkey_and_the_last_with_the_passwor
         _register(page, "Pocket key")
         expect(page.locator("#notice")).to_have_text("The passkey was added.")
         key.add(desk, isResidentCredential=False)
-        rows = page.locator("#passkeys tbody tr")
+        rows = page.locator("#passkeys > li")
         expect(rows).to_have_count(2)
         desk_row = rows.filter(has_text="Desk key").get_attribute("id")
         assert desk_row is not None
@@ -312,12 +315,12 @@ def test_a_passkey_is_removed_with_another_passkey_and_the_last_with_the_passwor
         expect(page.locator("#passkey-remove-code")).to_have_count(0)
         page.get_by_role("button", name="Confirm with another passkey and remove").click()
         expect(page.locator("#notice")).to_have_text("The passkey was removed.")
-        expect(page.locator("#passkeys tbody tr")).to_have_count(1)
+        expect(page.locator("#passkeys > li")).to_have_count(1)
         expect(page.locator("#passkeys")).to_contain_text("Pocket key")
         [removed] = audit_rows(home, "quinn", "passkey.removed")
         assert removed["detail"]["name"] == "Desk key"
 
-        page.locator("#passkeys tbody tr a", has_text="Remove").click()
+        page.locator("#passkeys > li a", has_text="Remove").click()
         expect(page.locator("#passkey-last")).to_be_visible()
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Remove with this passkey").click()

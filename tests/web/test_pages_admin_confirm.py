@@ -61,6 +61,8 @@ def test_the_first_post_only_shows_a_confirmation_naming_the_target(
     assert 'id="step-up-password"' not in shown.text  # the step-up is fresh
     if "note" in form:
         assert f"Identity check (kept in the audit log): {NOTE}" in text_of(shown.text)
+        # the note is shown as typed, marked as not to be translated
+        assert f'<span translate="no">{NOTE}</span>' in shown.text
     assert _has_2fa(web, "lostphone") and users.find_user(web.ctx, "lostphone").is_active
     # the account page is unchanged (nothing but the page views happened)
     assert 'id="subject-2fa"><span class="badge on">' in before
@@ -195,3 +197,28 @@ def test_an_admin_who_turns_2fa_off_is_held_to_enrolment(web: Portal) -> None:
     assert done.headers["location"] == "/security/enable"
     assert web.get("/admin/users").headers["location"] == "/security/enable"
     assert "Two-factor authentication is off." in text_of(web.get("/security/enable").text)
+
+
+def test_a_refused_proof_is_shown_under_its_field(web: Portal) -> None:
+    """A wrong password is said under the password field, a wrong code under the code
+    field; each field points to its message (aria-invalid, aria-describedby)."""
+    web.admin_ready(step_up=False)
+    target = _target(web)
+    page, action = f"/admin/users/{target.id}", f"/admin/users/{target.id}/reset-2fa"
+    form = hidden_fields(web.confirm_page(page, action, {"note": NOTE}).text)
+    code = web.code("root")
+    bad_pw = web.client.post(action, data=form | {"step_up_password": "not it at all",
+                                                  "step_up_code": code})
+    assert bad_pw.status_code == 401
+    assert 'aria-invalid="true" aria-describedby="password-error"' in bad_pw.text
+    assert '<p class="field-error" id="password-error" role="alert">Your password is not ' \
+        'correct.</p>' in bad_pw.text
+    assert 'id="code-error"' not in bad_pw.text and 'id="error"' not in bad_pw.text
+    wrong = "000000" if code != "000000" else "111111"
+    bad_code = web.client.post(action, data=form | {"step_up_password": PASSWORD,
+                                                    "step_up_code": wrong})
+    assert bad_code.status_code == 401
+    assert 'aria-invalid="true" aria-describedby="code-error"' in bad_code.text
+    assert 'id="code-error" role="alert"' in bad_code.text
+    assert 'id="password-error"' not in bad_code.text and 'id="error"' not in bad_code.text
+    assert _has_2fa(web, "lostphone")

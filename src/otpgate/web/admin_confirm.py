@@ -17,13 +17,15 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Form
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
 
 from otpgate.service import admin_step_up
 from otpgate.service.admin_step_up import StepUpProof
-from otpgate.service.errors import AuthenticationFailed, ServiceError, StepUpRequired
+from otpgate.service.errors import ServiceError, StepUpRequired
 from otpgate.service.views import UserView
 from otpgate.web import i18n
 from otpgate.web.deps import Page
+from otpgate.web.field_errors import field_problem, is_field_problem
 from otpgate.web.i18n import N_
 
 __all__ = [
@@ -73,7 +75,10 @@ def note_lines(page: Page, fields: Mapping[str, str]) -> tuple[str, ...]:
     if not note:
         return ()
     with i18n.use_locale(page.locale):
-        return (i18n.gettext("Identity check (kept in the audit log): %(note)s") % {"note": note},)
+        words = i18n.gettext("Identity check (kept in the audit log): %(note)s")
+    # The note stays as the admin typed it: marked so that no translator touches it.
+    typed = Markup('<span translate="no">%s</span>') % note
+    return (escape(words) % {"note": typed},)
 
 
 def named(subject: UserView) -> str:
@@ -126,13 +131,9 @@ def _confirm_page(page: Page, ask: Confirmation, exc: ServiceError | None = None
     }
     if exc is None:
         return page.render("admin/confirm.html", **values)
-    own_words = {
-        StepUpRequired: (403, N_("Confirm with your password and a current code to continue.")),
-        AuthenticationFailed: (401, N_("Your password is not correct.")),
-    }
-    if type(exc) in own_words:
-        status, text = own_words[type(exc)]
-        with i18n.use_locale(page.locale):
-            message = i18n.gettext(text)
-        return page.render("admin/confirm.html", status, error=message, **values)
+    if isinstance(exc, StepUpRequired):
+        message = page.translate(N_("Confirm with your password and a current code to continue."))
+        return page.render("admin/confirm.html", 403, error=message, **values)
+    if is_field_problem(exc):
+        return page.render("admin/confirm.html", **field_problem(page, exc, ""), **values)
     return page.render_problem("admin/confirm.html", exc, **values)

@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from otpgate.service import enrolment, resync, users
 from otpgate.service.errors import (
     AuthenticationFailed,
-    CodeRejected,
     NotFound,
     ServiceError,
     StepUpRequired,
@@ -20,6 +19,7 @@ from otpgate.service.errors import (
 from otpgate.service.views import CredentialView
 from otpgate.web import i18n
 from otpgate.web.deps import Page, csrf_guard, full_page
+from otpgate.web.field_errors import field_problem
 from otpgate.web.flash import flash
 from otpgate.web.i18n import N_
 from otpgate.web.pages.security import after_switch_off, step_up_redirect
@@ -30,17 +30,6 @@ router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
 FullPage = Annotated[Page, Depends(full_page)]
 Text = Annotated[str, Form(max_length=2000)]
-
-
-def _field_problem(page: Page, exc: ServiceError, field: str) -> dict[str, Any]:
-    """Template values that put the error's message next to ``field`` (or on top)."""
-    problem = page.problem(exc)
-    if isinstance(exc, AuthenticationFailed):
-        return {"status": 401, "field_error": page.translate(N_("Your password is not correct.")),
-                "error_field": "password"}
-    if isinstance(exc, CodeRejected):
-        return {"status": problem.status, "field_error": problem.message, "error_field": "code"}
-    return {"status": problem.status, "error": problem.message, "error_field": field}
 
 
 # -- authenticators ---------------------------------------------------------------------
@@ -82,7 +71,7 @@ def remove_authenticator(
     except StepUpRequired:
         return step_up_redirect(page, f"/security/authenticators/{credential_id}")
     except ServiceError as exc:
-        values = _field_problem(page, exc, "code")
+        values = field_problem(page, exc, "code")
         return _authenticator_page(page, credential_id, values.pop("status"), **values)
     flash(page, "authenticator_removed")
     return after_switch_off(page, "/security")
@@ -115,7 +104,7 @@ def disable(page: FullPage, password: Text = "", code: Text = "") -> Response:
         enrolment.disable_2fa(page.ctx, page.origin, page.user_id, password, code,
                               keep_session=page.view.id_hash)
     except ServiceError as exc:
-        values = _field_problem(page, exc, "")
+        values = field_problem(page, exc, "")
         return page.render("security/disable.html", values.pop("status"), **values)
     flash(page, "twofa_disabled")
     return after_switch_off(page, "/security")
