@@ -429,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--databases", default="sqlite,postgres")
     args = parser.parse_args(argv)
+    unknown = set(args.databases.split(",")) - {"sqlite", "postgres"}
+    if unknown:
+        parser.error(f"--databases takes sqlite and/or postgres, not {', '.join(sorted(unknown))}")
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
