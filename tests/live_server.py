@@ -25,7 +25,10 @@ from otpgate.service import api_tokens, enrolment, users
 from otpgate.service.context import Origin, build_context
 from smtp_sink import free_port
 
-__all__ = ["PASSWORD", "LiveServer", "Seed", "free_port", "live_server", "seed", "server_env"]
+__all__ = [
+    "PASSWORD", "LiveServer", "Seed", "free_port", "live_server", "previous_step_code", "seed",
+    "server_env",
+]
 
 PASSWORD = "correct horse battery staple"
 _OPERATOR = Origin("cli", user_agent="cli:test")
@@ -48,6 +51,15 @@ class Seed:
         return str(pyotp.TOTP(self.secret).at(int(time.time()) + 30 * steps))
 
 
+def previous_step_code(secret: str) -> str:
+    """The code of the step before now, to confirm an enrolment while leaving the current
+    code unused; never in a step's last seconds, or the check could already be two steps
+    further and refuse it."""
+    if time.time() % 30 > 27:
+        time.sleep(30 - time.time() % 30 + 0.1)
+    return str(pyotp.TOTP(secret).at(int(time.time()) - 30))
+
+
 def seed(env: Mapping[str, str], username: str = "alice") -> Seed:
     """Migrate the database of ``env`` and add a user with one TOTP authenticator and an
     API token with every scope."""
@@ -58,11 +70,7 @@ def seed(env: Mapping[str, str], username: str = "alice") -> Seed:
             ctx, _OPERATOR, user.id, step_up_at=ctx.now_dt(), name="phone"
         )
         secret = pending.secret_b32
-        # The previous step's code (inside the window) leaves the current one unused; not
-        # in a step's last seconds, or the check could already be two steps further.
-        if time.time() % 30 > 27:
-            time.sleep(30 - time.time() % 30 + 0.1)
-        first = str(pyotp.TOTP(secret).at(int(time.time()) - 30))
+        first = previous_step_code(secret)
         enrolment.confirm_enrolment(ctx, _OPERATOR, user.id, pending.credential_id, first, "phone")
         token = api_tokens.create_api_token(
             ctx, _OPERATOR, None, "tests", {"verify", "enrol", "admin"}

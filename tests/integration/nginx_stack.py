@@ -34,6 +34,7 @@ import pyotp
 import pytest
 
 from conftest import need_tool
+from live_server import previous_step_code
 from otpgate.config import Settings
 from otpgate.service import enrolment, groups, users
 from otpgate.service.context import Origin, build_context
@@ -288,8 +289,7 @@ def _prepare_accounts(env: dict[str, str]) -> dict[str, str]:
                         ("ed", False)):
         user = users.create_user(ctx, OPERATOR, name, PASSWORD, email=f"{name}@example.com")
         pending = enrolment.begin_enrolment(ctx, OPERATOR, user.id, step_up_at=ctx.now_dt())
-        # Confirmed with the previous step's code, so the current one is still unused.
-        first = pyotp.TOTP(pending.secret_b32).at(int(time.time()) - 30)
+        first = previous_step_code(pending.secret_b32)
         enrolment.confirm_enrolment(ctx, OPERATOR, user.id, pending.credential_id, first, "phone")
         if staff:
             groups.add_to_group(ctx, OPERATOR, None, user.id, "staff")
