@@ -51,7 +51,7 @@ from otpgate.web.api_models import (
 )
 from otpgate.web.headers import SECURITY_HEADERS
 
-__all__ = ["NDJSON", "router"]
+__all__ = ["NDJSON", "router", "verify_request"]
 
 NDJSON = "application/x-ndjson"
 
@@ -110,11 +110,13 @@ v1 = APIRouter(prefix="/api/v1", route_class=ApiRoute, tags=["API v1"])
 async def verify(body: VerifyRequest, caller: VerifyCaller) -> Response:
     # The busiest route: one hop to a worker thread for the whole check, and the answer
     # serialised here (FastAPI would validate a returned model in a second thread hop).
-    result = await run_in_threadpool(_verify, body, caller)
+    result = await run_in_threadpool(verify_request, body, caller)
     return Response(result.model_dump_json(), media_type="application/json")
 
 
-def _verify(body: VerifyRequest, caller: ApiCaller) -> VerifyResult:
+def verify_request(body: VerifyRequest, caller: ApiCaller) -> VerifyResult:
+    """The check of a verify request, in the calling (worker) thread: here and in
+    :mod:`otpgate.web.api_fast_verify`."""
     ctx, origin = caller.ctx, caller.origin
     if body.password is None and body.code is not None:
         # The busy case (code alone): name lookup and check in one transaction.

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from otpgate.service import api_tokens
 from otpgate.service.context import Context, Origin
@@ -54,7 +55,7 @@ def api_context(request: Request) -> Context:
     return ctx
 
 
-def api_origin(request: Request, ctx: Context) -> Origin:
+def api_origin(request: HTTPConnection, ctx: Context) -> Origin:
     """Origin "api" with the client address and user agent, read as the pages read them
     (proxy headers count only when the operator trusts them)."""
     info = client_info(request, ctx.settings.trust_proxy_headers)

@@ -144,6 +144,7 @@ def api_app(ctx: Context) -> FastAPI | None:
     app.state.ctx = ctx
     app.include_router(api.router)
     importlib.import_module("otpgate.web.api_errors").install_api_error_handlers(app)
+    importlib.import_module("otpgate.web.api_fast_verify").install(app, ctx)
     return app
 
 
