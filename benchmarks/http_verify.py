@@ -17,7 +17,7 @@ connections, two cases run for a bounded time:
 CPU per check is the server processes' CPU time (``/proc``) and that of the PostgreSQL
 backends serving the benchmark's database, divided by the requests answered.
 
-Usage: ``python benchmarks/http_verify.py [--seconds 10] [--connections 16,64]
+Usage: ``python benchmarks/http_verify.py [--seconds 10] [--rounds 3] [--connections 16,64]
 [--workers 2] [--databases sqlite,postgres]``. Needs ``wrk`` (Debian package ``wrk``).
 Prints one table and the otpgate/floor ratios; never fails on slow results.
 """
@@ -32,6 +32,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -107,6 +108,7 @@ class Result:
     server: str
     connections: int
     case: str
+    round: int = 1
     seconds: float = 0.0
     requests: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
@@ -124,7 +126,8 @@ class Result:
         split = " ".join(f"{s}:{c}" for s, c in sorted(self.statuses.items()))
         db = "-" if self.db_cpu is None else f"{self.db_cpu / per * 1000:.2f}"
         return [
-            self.database, self.server, str(self.connections), self.case, str(self.requests),
+            self.database, self.server, str(self.connections), self.case, str(self.round),
+            str(self.requests),
             f"{self.rate:.0f}", f"{self.p50:.1f}", f"{self.p99:.1f}",
             f"{self.server_cpu / per * 1000:.2f}", db, split,
         ]
@@ -361,27 +364,34 @@ def run_database(database: str, args: argparse.Namespace, home: Path) -> list[Re
         token = api_tokens.create_api_token(ctx, OPERATOR, None, "benchmark", {"verify"})
         base = home / "requests"
         results = []
-        for name, (argv, server_env, probe) in _servers(
-            database, env, url, key, token, args.workers
-        ).items():
-            server = Server(argv, server_env, home / f"{name}.log", probe)
-            try:
+        servers = {}
+        try:
+            for name, (argv, server_env, probe) in _servers(
+                database, env, url, key, token, args.workers
+            ).items():
+                servers[name] = Server(argv, server_env, home / f"{name}.log", probe)
+            # Rounds, and the servers one after the other within each: a machine whose
+            # speed drifts during the run slows both alike.
+            for round_no in range(1, args.rounds + 1):
                 for connections in args.connections:
                     for case in ("correct", "wrong"):
-                        print(f"[{database}] {name} c={connections} {case} ...", file=sys.stderr)
-                        if case == "correct":
-                            _write_correct(base, good, engine, lines)
-                        else:
-                            _write_wrong(base, bad, engine)
-                        result = Result(database, name, connections, case)
-                        cpu0, db0 = server.cpu(), _cpu_by_pid(_backend_pids(engine))
-                        _wrk(server.port, connections, args.seconds, base, token, result)
-                        result.server_cpu = _cpu_since(cpu0, server.cpu())
-                        if database == "postgres":
-                            db1 = _cpu_by_pid(_backend_pids(engine))
-                            result.db_cpu = _cpu_since(db0, db1)
-                        results.append(result)
-            finally:
+                        for name, server in servers.items():
+                            print(f"[{database}] round {round_no} {name} c={connections} "
+                                  f"{case} ...", file=sys.stderr)
+                            if case == "correct":
+                                _write_correct(base, good, engine, lines)
+                            else:
+                                _write_wrong(base, bad, engine)
+                            result = Result(database, name, connections, case, round_no)
+                            cpu0, db0 = server.cpu(), _cpu_by_pid(_backend_pids(engine))
+                            _wrk(server.port, connections, args.seconds, base, token, result)
+                            result.server_cpu = _cpu_since(cpu0, server.cpu())
+                            if database == "postgres":
+                                db1 = _cpu_by_pid(_backend_pids(engine))
+                                result.db_cpu = _cpu_since(db0, db1)
+                            results.append(result)
+        finally:
+            for server in servers.values():
                 server.stop()
         engine.dispose()
         return results
@@ -390,7 +400,7 @@ def run_database(database: str, args: argparse.Namespace, home: Path) -> list[Re
             _drop_pg(pg_name)
 
 
-HEADERS = ["database", "server", "conns", "codes", "requests", "req/s", "p50 ms", "p99 ms",
+HEADERS = ["database", "server", "conns", "codes", "round", "requests", "req/s", "p50 ms", "p99 ms",
            "server ms CPU/req", "PG ms CPU/req", "statuses"]
 
 
@@ -404,18 +414,26 @@ def print_table(results: list[Result]) -> None:
 
 
 def print_ratios(results: list[Result]) -> None:
-    """otpgate / floor for each (connections, case) measured on both, in this run."""
-    floor = {(r.connections, r.case): r for r in results if r.server == "floor"}
+    """otpgate / floor for each (connections, case) measured on both, in this run: the
+    median over the rounds of each round's ratio (the two ran back to back)."""
+    floor = {(r.connections, r.case, r.round): r for r in results if r.server == "floor"}
+    ratios: dict[tuple[int, str], list[tuple[float, float | None]]] = {}
     for r in results:
-        f = floor.get((r.connections, r.case))
+        f = floor.get((r.connections, r.case, r.round))
         if r.server != "otpgate" or r.database != "postgres" or f is None or not f.rate:
             continue
-        pg = ""
+        pg = None
         if r.db_cpu is not None and f.db_cpu:
-            pg = (f", PostgreSQL CPU per check {r.db_cpu / max(r.requests, 1) * 1000:.2f} vs "
-                  f"{f.db_cpu / max(f.requests, 1) * 1000:.2f} ms = "
-                  f"{(r.db_cpu / max(r.requests, 1)) / (f.db_cpu / max(f.requests, 1)):.2f}x")
-        print(f"{r.case:7} c={r.connections:<3} otpgate/floor rate = {r.rate / f.rate:.2f}{pg}")
+            pg = (r.db_cpu / max(r.requests, 1)) / (f.db_cpu / max(f.requests, 1))
+        ratios.setdefault((r.connections, r.case), []).append((r.rate / f.rate, pg))
+    for (connections, case), found in ratios.items():
+        rates = sorted(rate for rate, _ in found)
+        pgs = sorted(pg for _, pg in found if pg is not None)
+        line = (f"{case:7} c={connections:<3} otpgate/floor rate = {statistics.median(rates):.2f}"
+                f" (rounds: {', '.join(f'{x:.2f}' for x in rates)})")
+        if pgs:
+            line += f", PostgreSQL CPU per check = {statistics.median(pgs):.2f}x the floor's"
+        print(line)
 
 
 def _ints(text_value: str) -> list[int]:
@@ -427,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
     parser.add_argument("--connections", type=_ints, default=[16, 64])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each case per server")
     parser.add_argument("--databases", default="sqlite,postgres")
     args = parser.parse_args(argv)
     unknown = set(args.databases.split(",")) - {"sqlite", "postgres"}

@@ -9,7 +9,7 @@ work, no statement construction per call. What they do is what the ORM repositor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -36,6 +36,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
+from otpgate.store._driver import DriverStatement
 from otpgate.store.models import AuditEvent, OtpCredential, RecoveryCode, Throttle, User
 
 __all__ = [
@@ -171,11 +172,11 @@ def _snapshot_is_current(dialect: str) -> Any:
 
 
 _BY_NAME = {
-    d: _user_with_credentials(d).where(_users.c.username == bindparam("name"))
+    d: DriverStatement(_user_with_credentials(d).where(_users.c.username == bindparam("name")))
     for d in ("postgresql", "sqlite")
 }
 _BY_ID = {
-    d: _user_with_credentials(d).where(_users.c.id == bindparam("user_id"))
+    d: DriverStatement(_user_with_credentials(d).where(_users.c.id == bindparam("user_id")))
     for d in ("postgresql", "sqlite")
 }
 _MARK_CHANGED = update(_users).where(_users.c.id == bindparam("user_id")).values(id=_users.c.id)
@@ -204,8 +205,7 @@ _ADVANCE_STEP = (
         drift_seconds=bindparam("drift"),
     )
 )
-_ADVANCE = _ADVANCE_STEP.returning(_CODES_LEFT)
-_INSERT_AUDIT = insert(_audit)
+_ADVANCE = DriverStatement(_ADVANCE_STEP.returning(_CODES_LEFT))
 _AUDIT_COLUMNS = (
     "at",
     "kind",
@@ -231,8 +231,13 @@ def _advance_then_audit() -> Select[Any]:
     return select(_CODES_LEFT).select_from(advanced).add_cte(audited)
 
 
-_ADVANCE_AUDITED = _advance_then_audit()
-_CLEAR = delete(_throttles).where(_throttles.c.scope == bindparam("scope"))
+_ADVANCE_AUDITED = DriverStatement(_advance_then_audit())
+_INSERT_AUDIT = DriverStatement(
+    insert(_audit)
+    .values({c: bindparam(f"audit_{c}", type_=_audit.c[c].type) for c in _AUDIT_COLUMNS})
+    .inline()  # the new row's id is not needed: no RETURNING
+)
+_CLEAR = DriverStatement(delete(_throttles).where(_throttles.c.scope == bindparam("scope")))
 
 
 def _count_failures(dialect: Any, n: int) -> Any:
@@ -268,7 +273,7 @@ def _count_failures(dialect: Any, n: int) -> Any:
 
 
 _COUNT_FAILURES = {
-    (name, n): _count_failures(dialect, n)
+    (name, n): DriverStatement(_count_failures(dialect, n))
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
     for n in (1, 2)
 }
@@ -294,9 +299,9 @@ def load_user_for_check(
     }
     dialect = conn.dialect.name
     if username is not None:
-        rows = conn.execute(_BY_NAME[dialect], {**params, "name": username.casefold()}).all()
+        rows = _BY_NAME[dialect].rows(conn, {**params, "name": username.casefold()})
     else:
-        rows = conn.execute(_BY_ID[dialect], {**params, "user_id": user_id}).all()
+        rows = _BY_ID[dialect].rows(conn, {**params, "user_id": user_id})
     if not rows:
         return None
     first_row = rows[0]
@@ -341,11 +346,11 @@ def advance_step_counting_codes(
     conditional UPDATE), returning, when it advanced, the user's unused recovery codes
     counted in the same statement; None when the step was not newer (a replay or a lost
     race) or the credential is no longer active."""
-    row = conn.execute(
-        _ADVANCE,
+    rows = _ADVANCE.rows(
+        conn,
         {"cred_id": cred_id, "step": step, "now": now, "drift": drift_seconds, "owner": user_id},
-    ).first()
-    return None if row is None else int(row[0])
+    )
+    return int(rows[0][0]) if rows else None
 
 
 def advance_step_and_audit(
@@ -370,18 +375,25 @@ def advance_step_and_audit(
             insert_audit(conn, **audit)
         return left
     params.update({f"audit_{c}": audit[c] for c in _AUDIT_COLUMNS})
-    row = conn.execute(_ADVANCE_AUDITED, {**params, "owner": user_id}).first()
-    return None if row is None else int(row[0])
+    rows = _ADVANCE_AUDITED.rows(conn, {**params, "owner": user_id})
+    return int(rows[0][0]) if rows else None
 
 
 def insert_audit(conn: Connection, **fields: object) -> None:
     """Append one audit event (columns as :func:`~otpgate.store._records.add_audit`)."""
-    conn.execute(_INSERT_AUDIT, fields)
+    _INSERT_AUDIT.rows(conn, _audit_values(fields))
 
 
 def insert_audits(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
     """Append audit events (columns as :func:`insert_audit`), batched in one statement."""
-    conn.execute(_INSERT_AUDIT, list(rows))
+    if len(rows) == 1:
+        _INSERT_AUDIT.rows(conn, _audit_values(rows[0]))
+    else:
+        _INSERT_AUDIT.run_many(conn, [_audit_values(row) for row in rows])
+
+
+def _audit_values(fields: Mapping[str, object]) -> dict[str, object]:
+    return {f"audit_{c}": fields[c] for c in _AUDIT_COLUMNS}
 
 
 def count_failures(
@@ -401,7 +413,7 @@ def count_failures(
     for i, (scope, until) in enumerate(locks):
         params[f"scope{i}"] = scope
         params[f"until{i}"] = until
-    rows = conn.execute(_COUNT_FAILURES[conn.dialect.name, len(locks)], params)
+    rows = _COUNT_FAILURES[conn.dialect.name, len(locks)].rows(conn, params)
     return {scope: int(failures) for scope, failures in rows}
 
 
@@ -412,4 +424,4 @@ def set_counter_lock(conn: Connection, scope: str, until: datetime | None) -> No
 
 def clear_counter(conn: Connection, scope: str) -> None:
     """Forget the failures and lock of ``scope`` (as :func:`clear_throttle`)."""
-    conn.execute(_CLEAR, {"scope": scope})
+    _CLEAR.rows(conn, {"scope": scope})

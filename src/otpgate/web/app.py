@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.pool import QueuePool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
@@ -66,6 +67,9 @@ log = logging.getLogger("otpgate.web")
 STATIC_DIR = Path(__file__).parent / "static"
 #: Threads serving sync routes in a server process, and database connections it keeps open.
 REQUEST_THREADS = 8
+# otpgate's own metrics and logs (otpgate.web.observe) describe every request; FastAPI's
+# OpenTelemetry hooks would otherwise look for a configured provider on each one.
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 # Each has a ``router`` of HTML pages (kept out of the OpenAPI document).
 PAGE_MODULES = (
     auth, account, security, security_settings, admin, factors, passkeys, passkey_login,
@@ -113,6 +117,7 @@ def portal_app(ctx: Context) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         lifespan=_mail_sender(ctx),
+        telemetry=NO_OPENTELEMETRY,
     )
     app.state.ctx = ctx
     branding.install(app, ctx.settings)
@@ -140,6 +145,7 @@ def api_app(ctx: Context) -> FastAPI | None:
         docs_url=None,
         redoc_url=None,
         description="Two-factor authentication (TOTP/HOTP) service: JSON API.",
+        telemetry=NO_OPENTELEMETRY,
     )
     app.state.ctx = ctx
     app.include_router(api.router)

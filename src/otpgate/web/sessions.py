@@ -44,7 +44,7 @@ class ClientInfo:
 def client_info(conn: HTTPConnection, trust_proxy_headers: bool) -> ClientInfo:
     """Who is asking, and over what; proxy headers count only when the operator says so."""
     addr = conn.client.host if conn.client else ""
-    https = conn.url.scheme == "https"
+    https = conn.scope.get("scheme") == "https"  # as conn.url.scheme, without parsing a URL
     if trust_proxy_headers:
         forwarded_for = conn.headers.get("x-forwarded-for", "")
         # The right-most entry is the one our own proxy appended; the rest is client-made.
