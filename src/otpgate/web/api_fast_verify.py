@@ -19,7 +19,6 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.pool import QueuePool
@@ -75,7 +74,7 @@ class FastVerify:
         scope["route"] = self.route
         caller = ApiCaller(self.ctx, api_origin(HTTPConnection(scope), self.ctx), scopes)
         try:
-            result = await self._in_thread(api.verify_request, request, caller)
+            result = await self._check(request, caller)
         except Exception as exc:  # every failure is an API error, never a traceback
             await _send(send, error_response(exc, now=self.ctx.clock.now()))
             return
@@ -87,9 +86,10 @@ class FastVerify:
         })
         await send({"type": "http.response.body", "body": body})
 
-    async def _in_thread(self, fn: Callable[..., VerifyResult], *args: Any) -> VerifyResult:
+    async def _check(self, request: VerifyRequest, caller: ApiCaller) -> VerifyResult:
         # The context goes along: the log fields of this request are set in it.
-        call = functools.partial(contextvars.copy_context().run, fn, *args)
+        call = functools.partial(contextvars.copy_context().run, api.verify_request, request,
+                                 caller)
         return await asyncio.get_running_loop().run_in_executor(self.threads, call)
 
     def close(self) -> None:
