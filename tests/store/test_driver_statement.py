@@ -15,10 +15,9 @@ from otpgate.store.errors import Conflict, DatabaseUnavailable
 from otpgate.store.models import AuditEvent, Throttle
 from otpgate.store.schema import upgrade
 
-_SCOPE = bindparam("scope")
 INSERT_COUNTER = DriverStatement(
     insert(Throttle).values(
-        scope=_SCOPE,
+        scope=bindparam("scope", type_=Throttle.__table__.c.scope.type),
         failures=bindparam("failures"),
         first_failure_at=bindparam("at", type_=Throttle.__table__.c.first_failure_at.type),
         last_failure_at=bindparam("at", type_=Throttle.__table__.c.last_failure_at.type),
