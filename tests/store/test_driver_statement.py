@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine, bindparam, event, insert, select, text
 
+from otpgate.store import repositories as repo
 from otpgate.store._driver import DriverStatement
 from otpgate.store.db import connection_transaction, make_engine
 from otpgate.store.errors import Conflict, DatabaseUnavailable
-from otpgate.store.models import AuditEvent, Throttle
+from otpgate.store.models import AuditEvent, Throttle, User
 from otpgate.store.schema import upgrade
 
 INSERT_COUNTER = DriverStatement(
@@ -108,3 +109,31 @@ def test_a_terminated_connection_is_unavailable_then_replaced(pg_engine: Engine)
         READ_COUNTER.rows(conn, {"scope": "x"})
     with connection_transaction(pg_engine) as conn:
         assert READ_COUNTER.rows(conn, {"scope": "x"}) == []
+
+
+@pytest.mark.parametrize("as_expected", [True, False])
+def test_failure_audits_are_stored_only_with_the_counts_they_describe(
+    engine: Engine, as_expected: bool
+) -> None:
+    """count_failures stores the audit rows it is given (on PostgreSQL in its own
+    statement) only if every stored count is the expected one; otherwise none, and the
+    caller audits the counts it got."""
+    now = datetime.now(UTC)
+    with connection_transaction(engine) as conn:
+        conn.execute(insert(User).values(username="eve", password_hash="x", created_at=now,
+                                         password_changed_at=now))
+        user_id = conn.execute(select(User.id)).scalar_one()
+        scopes = [f"user:{user_id}|code", f"user:{user_id}|code|192.0.2.1"]
+        INSERT_COUNTER.rows(conn, {"scope": scopes[0], "failures": 2, "at": now})
+        row = {"at": now, "kind": "login.code_failed", "source": "api", "actor_id": None,
+               "actor_name": "", "subject_id": user_id, "subject_name": "eve",
+               "client_addr": "192.0.2.1", "user_agent": "", "detail": {"failures": 3}}
+        expected = {scopes[0]: 3 if as_expected else 2, scopes[1]: 1}
+        stored = repo.count_failures(
+            conn, user_id, [(s, None) for s in scopes], now, expected=expected,
+            audits=[row, {**row, "kind": "login.locked"}],
+        )
+    assert stored == {scopes[0]: 3, scopes[1]: 1}
+    with engine.connect() as conn:
+        kinds = conn.execute(select(AuditEvent.kind).order_by(AuditEvent.id)).scalars().all()
+    assert kinds == (["login.code_failed", "login.locked"] if as_expected else [])

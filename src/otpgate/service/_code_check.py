@@ -25,6 +25,7 @@ mailed.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -233,20 +234,47 @@ def _count_wrong_code(  # noqa: PLR0917
         scope: throttle.lock_end(policy, expected[scope], now)
         for scope, policy in zip(scopes, _POLICIES, strict=True)
     }
-    stored = repo.count_failures(conn, user.id, list(ends.items()), now)
+    # The audit rows for the counts expected go with the count when the user is not
+    # mailed (one statement on PostgreSQL); they are stored only if those are the counts.
+    predicted = _failure_events(purpose, expected, ends)
+    quiet = _quiet_rows(ctx, origin, user, predicted)
+    stored = repo.count_failures(
+        conn, user.id, list(ends.items()), now, expected=expected, audits=quiet or ()
+    )
     for scope, policy in zip(scopes, _POLICIES, strict=True):
         if stored[scope] != expected[scope]:  # changed since read (e.g. an admin unlock)
             ends[scope] = throttle.lock_end(policy, stored[scope], now)
             repo.set_counter_lock(conn, scope, ends[scope])
+    events = predicted if stored == expected else _failure_events(purpose, stored, ends)
+    for kind, detail in events:
+        if kind is AuditKind.LOGIN_LOCKED:
+            telemetry.locked_out("code", str(detail["scope"]))
+    if quiet is None or stored != expected:
+        _audit(conn, ctx, origin, user, events)
+
+
+def _failure_events(
+    purpose: str, counts: dict[str, int], ends: dict[str, datetime | None]
+) -> list[tuple[AuditKind, dict[str, Any]]]:
+    """The ``login.code_failed`` event, and a ``login.locked`` one for each lock set."""
     events: list[tuple[AuditKind, dict[str, Any]]] = [
-        (AuditKind.LOGIN_CODE_FAILED, failure_detail("code", purpose, max(stored.values())))
+        (AuditKind.LOGIN_CODE_FAILED, failure_detail("code", purpose, max(counts.values())))
     ]
     for scope, until in ends.items():
         if until is not None:
-            detail = lock_detail(scope, "code", stored[scope], until)
-            telemetry.locked_out("code", str(detail["scope"]))
+            detail = lock_detail(scope, "code", counts[scope], until)
             events.append((AuditKind.LOGIN_LOCKED, detail))
-    _audit(conn, ctx, origin, user, events)
+    return events
+
+
+def _quiet_rows(
+    ctx: Context, origin: Origin, user: CheckedUser, events: list[tuple[AuditKind, dict[str, Any]]]
+) -> list[dict[str, Any]] | None:
+    """The rows of ``events`` for a Core INSERT; None when one of them may mail the user
+    (then :func:`record`, which runs the mail hook, must add them)."""
+    rows = [quiet_row(ctx, origin, kind, subject=user, detail=detail) for kind, detail in events]
+    quiet = [row for row in rows if row is not None]
+    return quiet if len(quiet) == len(rows) else None
 
 
 def _audit(
@@ -258,9 +286,8 @@ def _audit(
 ) -> None:
     """Audit rows about ``user``: one Core INSERT, or through the ORM's :func:`record`
     (which runs the mail hook) when the user may be mailed."""
-    rows = [quiet_row(ctx, origin, kind, subject=user, detail=detail) for kind, detail in events]
-    quiet = [row for row in rows if row is not None]
-    if len(quiet) == len(rows):
+    quiet = _quiet_rows(ctx, origin, user, events)
+    if quiet is not None:
         repo.insert_audits(conn, quiet)
         return
     with Session(bind=conn) as session:  # the mail hook reads and writes through the ORM

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -279,6 +280,41 @@ _COUNT_FAILURES = {
 }
 
 
+def _count_failures_then_audit(n: int, events: int) -> Any:
+    # PostgreSQL only: _count_failures and, in the same statement (data-modifying CTEs),
+    # the INSERT of ``events`` audit rows, made only if every count stored is the one the
+    # caller expected (the rows it prepared describe those counts).
+    counted = _count_failures(postgresql, n).cte("counted")
+    expected = case(
+        *((counted.c.scope == bindparam(f"scope{i}"), bindparam(f"expected{i}", type_=Integer))
+          for i in range(n)),
+        else_=literal(None, Integer),
+    )
+    as_expected = (
+        select(func.count())
+        .select_from(counted)
+        .where(counted.c.failures == expected)
+        .scalar_subquery()
+        == literal(n, Integer)
+    )
+    rows = [
+        select(
+            *(bindparam(f"audit{e}_{c}", type_=_audit.c[c].type) for c in _AUDIT_COLUMNS)
+        ).where(as_expected)
+        for e in range(events)
+    ]
+    audited = insert(_audit).from_select(
+        list(_AUDIT_COLUMNS), rows[0] if events == 1 else union_all(*rows)
+    ).cte("audited")
+    return select(counted.c.scope, counted.c.failures).add_cte(audited)
+
+
+# A wrong code's failure is counted on 2 scopes and audited in 1 row, 2 or 3 with locks.
+_COUNT_AND_AUDIT = {
+    events: DriverStatement(_count_failures_then_audit(2, events)) for events in (1, 2, 3)
+}
+
+
 def load_user_for_check(
     conn: Connection,
     *,
@@ -384,7 +420,7 @@ def insert_audit(conn: Connection, **fields: object) -> None:
     _INSERT_AUDIT.rows(conn, _audit_values(fields))
 
 
-def insert_audits(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+def insert_audits(conn: Connection, rows: Sequence[Mapping[str, object]]) -> None:
     """Append audit events (columns as :func:`insert_audit`), batched in one statement."""
     if len(rows) == 1:
         _INSERT_AUDIT.rows(conn, _audit_values(rows[0]))
@@ -397,7 +433,13 @@ def _audit_values(fields: Mapping[str, object]) -> dict[str, object]:
 
 
 def count_failures(
-    conn: Connection, user_id: int, locks: Sequence[tuple[str, datetime | None]], now: datetime
+    conn: Connection,
+    user_id: int,
+    locks: Sequence[tuple[str, datetime | None]],
+    now: datetime,
+    *,
+    expected: Mapping[str, int] | None = None,
+    audits: Sequence[Mapping[str, object]] = (),
 ) -> dict[str, int]:
     """One more failure on each ``(scope, lock)`` (one or two scopes of the user
     ``user_id``, whose row is marked as by :func:`mark_counters_changed`), in one
@@ -408,13 +450,30 @@ def count_failures(
     Returns each scope's count as stored: where it is not the count the caller expected
     (the counter changed since it was read), the caller corrects the lock
     (:func:`set_counter_lock`).
+
+    ``audits`` (rows as :func:`insert_audit`) are inserted if, and only if, every count
+    stored is the one in ``expected``: on PostgreSQL in the same statement, so that a
+    wrong code costs as many statements as a right one.
     """
     params: dict[str, object] = {"now": now, "user_id": user_id}
     for i, (scope, until) in enumerate(locks):
         params[f"scope{i}"] = scope
         params[f"until{i}"] = until
+    merged = (
+        conn.dialect.name == "postgresql" and len(locks) == 2 and len(audits) in _COUNT_AND_AUDIT
+    )
+    if audits and merged and expected is not None:
+        for i, (scope, _) in enumerate(locks):
+            params[f"expected{i}"] = expected[scope]
+        for e, row in enumerate(audits):
+            params.update({f"audit{e}_{c}": row[c] for c in _AUDIT_COLUMNS})
+        rows = _COUNT_AND_AUDIT[len(audits)].rows(conn, params)
+        return {scope: int(failures) for scope, failures in rows}
     rows = _COUNT_FAILURES[conn.dialect.name, len(locks)].rows(conn, params)
-    return {scope: int(failures) for scope, failures in rows}
+    stored = {scope: int(failures) for scope, failures in rows}
+    if audits and stored == expected:
+        insert_audits(conn, audits)
+    return stored
 
 
 def set_counter_lock(conn: Connection, scope: str, until: datetime | None) -> None:
