@@ -109,6 +109,13 @@ STEPS: list[tuple[str, Step, bool]] = [
     ("recovery code", lambda s: {"token": s.verify, "body": {
         "username": "alice", "recovery_code": "abcd-efgh-ijkl"}}, False),
     ("array", lambda s: {"token": s.verify, "body": ["alice", "123456"]}, False),
+    ("a name twice: the last counts", lambda s: {
+        "token": s.verify, "headers": {"Content-Type": "application/json"},
+        "body": b'{"username":"bob","username":"alice","code":"%s"}' % (
+            s.api.code(s.alice, 1).encode())}, True),
+    ("lone surrogate", lambda s: {"token": s.verify, "headers": {
+        "Content-Type": "application/json"},
+        "body": b'{"username":"\\ud800","code":"123456"}'}, False),
 ]
 
 

@@ -13,12 +13,8 @@ compares them byte for byte).
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import functools
-import json
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI
 from sqlalchemy.pool import QueuePool
@@ -32,6 +28,7 @@ from otpgate.web import api
 from otpgate.web.api_auth import ApiCaller, api_origin
 from otpgate.web.api_errors import error_response
 from otpgate.web.api_models import VerifyRequest, VerifyResult
+from otpgate.web.loop_threads import LoopThreads
 
 __all__ = ["VERIFY_PATH", "FastVerify", "install"]
 
@@ -52,9 +49,8 @@ class FastVerify:
         self.ctx = ctx
         self.route = route  # the FastAPI route, for the request's metrics label
         # Checks wait on the database: as many threads as kept connections, as the
-        # framework's own pool (see otpgate.web.app); a pool of their own skips its
-        # capacity limiter.
-        self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="verify")
+        # framework's own pool (see otpgate.web.app).
+        self.threads = LoopThreads(threads, "verify")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -87,13 +83,7 @@ class FastVerify:
         await send({"type": "http.response.body", "body": body})
 
     async def _check(self, request: VerifyRequest, caller: ApiCaller) -> VerifyResult:
-        # The context goes along: the log fields of this request are set in it.
-        call = functools.partial(contextvars.copy_context().run, api.verify_request, request,
-                                 caller)
-        return await asyncio.get_running_loop().run_in_executor(self.threads, call)
-
-    def close(self) -> None:
-        self.threads.shutdown(wait=True)
+        return await self.threads.run(functools.partial(api.verify_request, request, caller))
 
 
 def _read_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
@@ -148,8 +138,8 @@ def _usual_request(
     if scopes is None or "verify" not in scopes:
         return None
     try:
-        request = VerifyRequest.model_validate(json.loads(body))
-    except (ValueError, RecursionError):  # the full route explains what is wrong
+        request = VerifyRequest.model_validate_json(body)
+    except ValueError:  # the full route explains what is wrong
         return None
     if request.password is not None or request.code is None:
         return None
