@@ -36,7 +36,7 @@ VERIFY_PATH = "/api/v1/verify"
 # A body larger than any valid request of this form: such requests take the full route.
 _MAX_BODY = 2048
 _MAX_TOKEN_CHARS = 256
-_DEFAULT_THREADS = 8
+_CHECK_THREADS = 4
 _JSON_TYPES = (b"application/json", b"application/json; charset=utf-8")
 _SUCCESS_HEADERS = [(b"content-type", b"application/json")]
 
@@ -48,8 +48,6 @@ class FastVerify:
         self.app = app
         self.ctx = ctx
         self.route = route  # the FastAPI route, for the request's metrics label
-        # Checks wait on the database: as many threads as kept connections, as the
-        # framework's own pool (see otpgate.web.app).
         self.threads = LoopThreads(threads, "verify")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -160,7 +158,10 @@ def install(app: FastAPI, ctx: Context) -> None:
     wraps the stack later, such as :mod:`otpgate.web.observe`)."""
     route = next(r for r in api.v1.routes if getattr(r, "path", None) == VERIFY_PATH)
     pool = ctx.session_factory.kw["bind"].pool
-    threads = pool.size() if isinstance(pool, QueuePool) else _DEFAULT_THREADS
+    # Checks wait on the database a few round trips each: a few threads keep it busy
+    # while the loop reads the next requests; more only take turns at the GIL (measured
+    # with benchmarks/http_verify.py). Never more than the connections the pool keeps.
+    threads = min(pool.size(), _CHECK_THREADS) if isinstance(pool, QueuePool) else _CHECK_THREADS
     build_stack = app.build_middleware_stack
 
     def stack() -> ASGIApp:
