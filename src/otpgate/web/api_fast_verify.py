@@ -3,12 +3,12 @@
 The code check is what a proxy or a portal calls on every login, so its usual form (a
 remembered ``verify`` token, a JSON body with ``username`` and ``code``) is answered by
 this pure ASGI layer inside the API's observing middleware: no routing, no dependency
-injection, no request object, and one hop to a thread of its own pool for the whole
+injection, no request object, and one lean hop to a few threads of its own for the whole
 check. Anything else (no or unknown token, another content type, a large or invalid body,
 a password or a recovery code) is handed, body included, to the FastAPI route, which
 stays the reference: it answers those cases, and its OpenAPI document describes this one.
 Both produce the same answers for the same request (``tests/web/test_api_fast_verify.py``
-compares them byte for byte).
+compares their statuses, bodies, headers and audit rows).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import functools
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
-from sqlalchemy.pool import QueuePool
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,7 +35,11 @@ VERIFY_PATH = "/api/v1/verify"
 # A body larger than any valid request of this form: such requests take the full route.
 _MAX_BODY = 2048
 _MAX_TOKEN_CHARS = 256
-_CHECK_THREADS = 4
+# Checks wait on the database a few round trips each: a few threads keep it busy while
+# the loop reads the next requests; more only take turns at the GIL (measured with
+# benchmarks/http_verify.py). Shared by the apps of a process; below the connections a
+# server's pool keeps (otpgate.web.app.REQUEST_THREADS).
+_THREADS = LoopThreads(4, "verify")
 _JSON_TYPES = (b"application/json", b"application/json; charset=utf-8")
 _SUCCESS_HEADERS = [(b"content-type", b"application/json")]
 
@@ -44,11 +47,10 @@ _SUCCESS_HEADERS = [(b"content-type", b"application/json")]
 class FastVerify:
     """ASGI layer of the API app: the usual code check here, the rest to ``app``."""
 
-    def __init__(self, app: ASGIApp, ctx: Context, *, threads: int, route: object) -> None:
+    def __init__(self, app: ASGIApp, ctx: Context, *, route: object) -> None:
         self.app = app
         self.ctx = ctx
         self.route = route  # the FastAPI route, for the request's metrics label
-        self.threads = LoopThreads(threads, "verify")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -81,7 +83,7 @@ class FastVerify:
         await send({"type": "http.response.body", "body": body})
 
     async def _check(self, request: VerifyRequest, caller: ApiCaller) -> VerifyResult:
-        return await self.threads.run(functools.partial(api.verify_request, request, caller))
+        return await _THREADS.run(functools.partial(api.verify_request, request, caller))
 
 
 def _read_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
@@ -157,14 +159,9 @@ def install(app: FastAPI, ctx: Context) -> None:
     """Put :class:`FastVerify` in front of ``app``'s routes (inside any middleware that
     wraps the stack later, such as :mod:`otpgate.web.observe`)."""
     route = next(r for r in api.v1.routes if getattr(r, "path", None) == VERIFY_PATH)
-    pool = ctx.session_factory.kw["bind"].pool
-    # Checks wait on the database a few round trips each: a few threads keep it busy
-    # while the loop reads the next requests; more only take turns at the GIL (measured
-    # with benchmarks/http_verify.py). Never more than the connections the pool keeps.
-    threads = min(pool.size(), _CHECK_THREADS) if isinstance(pool, QueuePool) else _CHECK_THREADS
     build_stack = app.build_middleware_stack
 
     def stack() -> ASGIApp:
-        return FastVerify(build_stack(), ctx, threads=threads, route=route)
+        return FastVerify(build_stack(), ctx, route=route)
 
     app.build_middleware_stack = stack  # type: ignore[method-assign]

@@ -11,6 +11,7 @@ goes with it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import queue
 import threading
@@ -61,9 +62,20 @@ class LoopThreads:
             try:
                 result = context.run(fn)
             except BaseException as exc:  # handed to the awaiting task, raised there
-                loop.call_soon_threadsafe(_fail, future, exc)
+                _hand_back(loop, _fail, future, exc)
             else:
-                loop.call_soon_threadsafe(_settle, future, result)
+                _hand_back(loop, _settle, future, result)
+
+
+def _hand_back(
+    loop: asyncio.AbstractEventLoop,
+    callback: Callable[[asyncio.Future[Any], Any], None],
+    future: asyncio.Future[Any],
+    outcome: Any,
+) -> None:
+    # A loop closed meanwhile refuses the callback: nobody waits for the outcome then.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(callback, future, outcome)
 
 
 def _settle(future: asyncio.Future[Any], result: Any) -> None:
