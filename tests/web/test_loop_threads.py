@@ -86,6 +86,6 @@ def test_a_loop_closed_before_the_call_ends_does_not_kill_a_thread() -> None:
     assert done.wait(5)
 
     async def next_call() -> int:
-        return await threads.run(lambda: 7)
+        return await asyncio.wait_for(threads.run(lambda: 7), 5)  # a dead thread: fails
 
     assert asyncio.run(next_call()) == 7
