@@ -87,15 +87,19 @@ class FastVerify:
 
 
 def _read_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
-    """The bearer token, if any, and whether the body is declared as JSON."""
-    token, json_body = None, False
+    """The bearer token, if any, and whether the body is declared as JSON; of a header
+    sent twice, the first counts, as for the route."""
+    authorization = content_type = None
     for name, value in headers:
-        if name == b"authorization":
-            scheme, _, credentials = value.decode("latin-1").partition(" ")
-            token = credentials.strip() if scheme.lower() == "bearer" else None
-        elif name == b"content-type":
-            json_body = value.lower() in _JSON_TYPES
-    return token, json_body
+        if name == b"authorization" and authorization is None:
+            authorization = value
+        elif name == b"content-type" and content_type is None:
+            content_type = value
+    token = None
+    if authorization is not None:
+        scheme, _, credentials = authorization.decode("latin-1").partition(" ")
+        token = credentials.strip() if scheme.lower() == "bearer" else None
+    return token, content_type is not None and content_type.lower() in _JSON_TYPES
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:
