@@ -18,9 +18,12 @@ is, in one transaction:
 
 A wrong code is as lean: after 1, one upsert counting the failure on both counters (each
 lock chosen from the count read under the row lock; on PostgreSQL the same statement notes
-on the user's row that its counters changed), and one INSERT of the ``login.code_failed`` (and
-``login.locked``) rows, or :func:`~otpgate.service.audit.record` when the user may be
-mailed.
+on the user's row that its counters changed), and the ``login.code_failed`` (and
+``login.locked``) rows, in the same statement as the upsert on PostgreSQL, stored there
+only if the counts are the ones expected (else audited from the counts stored); or
+:func:`~otpgate.service.audit.record` when the user may be mailed.
+
+The statements run on the driver's cursor (:mod:`otpgate.store._driver`).
 """
 
 from __future__ import annotations
