@@ -6,12 +6,24 @@ import asyncio
 import contextlib
 import contextvars
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import pytest
 
 from otpgate.web.loop_threads import LoopThreads
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+T = TypeVar("T")
+
+
+def in_own_thread(fn: Callable[[], T]) -> T:
+    """``fn()`` in a new thread: this one may already run an event loop (Playwright's, when
+    the browser tests ran first in the session), and these tests run their own."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result(timeout=30)
 
 
 def test_results_exceptions_and_context_come_back_to_each_caller() -> None:
@@ -38,7 +50,7 @@ def test_results_exceptions_and_context_come_back_to_each_caller() -> None:
         return list(await asyncio.gather(*(one(n) for n in range(1, 41))))
 
     for _ in range(2):
-        answers = asyncio.run(many())
+        answers = in_own_thread(lambda: asyncio.run(many()))
         assert answers == [f"refused {n}" if n % 5 == 0 else f"r{n}:{n}" for n in range(1, 41)]
     assert threading.current_thread().name not in seen_threads
     assert 1 <= len(seen_threads) <= 3
@@ -58,7 +70,7 @@ def test_a_cancelled_caller_does_not_break_the_threads() -> None:
             await slow
         return await threads.run(lambda: 42)
 
-    assert asyncio.run(scenario()) == 42
+    assert in_own_thread(lambda: asyncio.run(scenario())) == 42
 
 
 def test_a_loop_closed_before_the_call_ends_does_not_kill_a_thread() -> None:
@@ -79,13 +91,11 @@ def test_a_loop_closed_before_the_call_ends_does_not_kill_a_thread() -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await call
 
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(give_up())
-    loop.close()
+    in_own_thread(lambda: asyncio.run(give_up()))  # the loop is closed when run returns
     release.set()
     assert done.wait(5)
 
     async def next_call() -> int:
         return await asyncio.wait_for(threads.run(lambda: 7), 5)  # a dead thread: fails
 
-    assert asyncio.run(next_call()) == 7
+    assert in_own_thread(lambda: asyncio.run(next_call())) == 7
