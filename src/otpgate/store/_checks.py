@@ -221,13 +221,21 @@ _AUDIT_COLUMNS = (
 )
 
 
+def _audit_binds(prefix: str = "audit_") -> dict[str, Any]:
+    """One typed parameter per audit column, named ``prefix + column``; the values go in
+    with :func:`_audit_values` and the same prefix."""
+    return {c: bindparam(f"{prefix}{c}", type_=_audit.c[c].type) for c in _AUDIT_COLUMNS}
+
+
+def _audit_values(fields: Mapping[str, object], prefix: str = "audit_") -> dict[str, object]:
+    return {f"{prefix}{c}": fields[c] for c in _AUDIT_COLUMNS}
+
+
 def _advance_then_audit() -> Select[Any]:
     # PostgreSQL only: the UPDATE and the INSERT of the audit row in one statement (data-
     # modifying CTEs); the row is inserted only if the UPDATE advanced the step.
     advanced = _ADVANCE_STEP.returning(_creds.c.id).cte("advanced")
-    values = select(
-        *(bindparam(f"audit_{c}", type_=_audit.c[c].type) for c in _AUDIT_COLUMNS)
-    ).select_from(advanced)
+    values = select(*_audit_binds().values()).select_from(advanced)
     audited = insert(_audit).from_select(list(_AUDIT_COLUMNS), values).cte("audited")
     return select(_CODES_LEFT).select_from(advanced).add_cte(audited)
 
@@ -235,7 +243,7 @@ def _advance_then_audit() -> Select[Any]:
 _ADVANCE_AUDITED = DriverStatement(_advance_then_audit())
 _INSERT_AUDIT = DriverStatement(
     insert(_audit)
-    .values({c: bindparam(f"audit_{c}", type_=_audit.c[c].type) for c in _AUDIT_COLUMNS})
+    .values(_audit_binds())
     .inline()  # the new row's id is not needed: no RETURNING
 )
 _CLEAR = DriverStatement(delete(_throttles).where(_throttles.c.scope == bindparam("scope")))
@@ -297,12 +305,7 @@ def _count_failures_then_audit(n: int, events: int) -> Any:
         .scalar_subquery()
         == literal(n, Integer)
     )
-    rows = [
-        select(
-            *(bindparam(f"audit{e}_{c}", type_=_audit.c[c].type) for c in _AUDIT_COLUMNS)
-        ).where(as_expected)
-        for e in range(events)
-    ]
+    rows = [select(*_audit_binds(f"audit{e}_").values()).where(as_expected) for e in range(events)]
     audited = insert(_audit).from_select(
         list(_AUDIT_COLUMNS), rows[0] if events == 1 else union_all(*rows)
     ).cte("audited")
@@ -410,7 +413,7 @@ def advance_step_and_audit(
         if left is not None:
             insert_audit(conn, **audit)
         return left
-    params.update({f"audit_{c}": audit[c] for c in _AUDIT_COLUMNS})
+    params.update(_audit_values(audit))
     rows = _ADVANCE_AUDITED.rows(conn, {**params, "owner": user_id})
     return int(rows[0][0]) if rows else None
 
@@ -426,10 +429,6 @@ def insert_audits(conn: Connection, rows: Sequence[Mapping[str, object]]) -> Non
         _INSERT_AUDIT.rows(conn, _audit_values(rows[0]))
     else:
         _INSERT_AUDIT.run_many(conn, [_audit_values(row) for row in rows])
-
-
-def _audit_values(fields: Mapping[str, object]) -> dict[str, object]:
-    return {f"audit_{c}": fields[c] for c in _AUDIT_COLUMNS}
 
 
 def count_failures(
@@ -466,7 +465,7 @@ def count_failures(
         for i, (scope, _) in enumerate(locks):
             params[f"expected{i}"] = expected[scope]
         for e, row in enumerate(audits):
-            params.update({f"audit{e}_{c}": row[c] for c in _AUDIT_COLUMNS})
+            params.update(_audit_values(row, f"audit{e}_"))
         rows = _COUNT_AND_AUDIT[len(audits)].rows(conn, params)
         return {scope: int(failures) for scope, failures in rows}
     rows = _COUNT_FAILURES[conn.dialect.name, len(locks)].rows(conn, params)
